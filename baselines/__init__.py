@@ -1,0 +1,1 @@
+"""Baseline generators, one file each, all behind ``benchmark.generator.Generator``."""

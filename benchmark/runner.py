@@ -1,0 +1,245 @@
+"""The runner: generate every clip of a split with one method, score it, write the run folder.
+
+Layout (ARCHITECTURE.md)::
+
+    OUT/<dataset>/<split>/<method>/
+        videos/<clip_id>.mp4     lossless RGB (benchmark.video_io), the exact frames that were scored
+        per_clip.csv             clip_id, category, one column per metric
+        results.json             schema v1 (benchmark.results)
+        errors.jsonl             one line per failed clip (only when some failed)
+
+Behaviour that makes numbers trustworthy:
+
+* **Resume.** A clip whose video already exists and decodes to the expected shape is reused, not
+  generated again; ``results.json`` counts generated / reused / failed clips.
+* **Error isolation.** A clip that cannot be loaded or whose generator raises or returns a wrong shape,
+  dtype or NaNs is recorded as failed with the reason; the other clips go on and finished videos are kept
+  (``fail_fast=True`` stops at the first failure instead).
+* **Seeds.** Each clip gets ``clip_seed(seed, clip_id)``, a stable hash, so a clip's output does not
+  depend on which other clips were run, in which order, or on how many processes shared the work.
+* **Sharding.** With ``num_shards > 1`` each shard generates the clips ``i`` with
+  ``i % num_shards == shard`` (use ``accelerate launch`` or ``torchrun``; the rank is read from the
+  environment), then the last step, run once, scores all videos, so the scores equal a one-process run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import registry
+from .schema import ClipValidationError, check_generated_video
+from .video_io import VideoReadError, read_video, write_video
+
+
+def clip_seed(seed: int, clip_id: str) -> int:
+    """Per-clip seed in [0, 2^31): ``sha256(f"{seed}:{clip_id}")`` truncated. Stable across runs and machines."""
+    digest = hashlib.sha256(f"{int(seed)}:{clip_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def run_dir(out: Path, dataset: str, split: str, run_name: str) -> Path:
+    return Path(out) / dataset / split / run_name
+
+
+@dataclass
+class RunReport:
+    """What happened in a run: where it wrote, counts, failures, the results dict."""
+
+    out_dir: Path
+    generated: int = 0
+    reused: int = 0
+    failed: list = field(default_factory=list)  # [{"clip_id", "stage", "error"}]
+    results: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _record_failure(report: RunReport, out_dir: Path, clip_id: str, stage: str, exc: BaseException):
+    message = f"{type(exc).__name__}: {exc}"
+    entry = {"clip_id": clip_id, "stage": stage, "error": message}
+    report.failed.append(entry)
+    with open(out_dir / "errors.jsonl", "a") as f:
+        f.write(json.dumps({**entry, "traceback": traceback.format_exc(limit=8)}) + "\n")
+    print(f"[benchmark] clip {clip_id}: {stage} failed: {message}", file=sys.stderr)
+
+
+def _shard_from_env():
+    """(rank, world) from accelerate / torchrun environment variables; (0, 1) when not launched."""
+    rank = int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0)))
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    return rank, world
+
+
+def run(
+    method: str,
+    *,
+    dataset: str = "synth",
+    split: str = "test",
+    out: str | Path = "runs",
+    root: str | Path | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    track: str = "exo-only",
+    method_kwargs: dict | None = None,
+    run_name: str | None = None,
+    metrics=("psnr", "ssim", "lpips"),
+    n_boot: int = 1000,
+    fail_fast: bool = False,
+    progress: bool = True,
+    shard: int | None = None,
+    num_shards: int | None = None,
+    score: bool | None = None,
+) -> RunReport:
+    """Generate, save and score one method on one split. Returns a :class:`RunReport`.
+
+    ``shard`` / ``num_shards`` default to the launcher's rank / world size. With several shards, each
+    generates its clips; scoring (``score=None`` means: when this is the only or the last shard to finish)
+    reads every video back from disk so the numbers are identical to a single-process run.
+    """
+    from tqdm.auto import tqdm
+
+    from .data import load_split
+    from .schema import TRACKS
+
+    if track not in TRACKS:
+        raise ValueError(f"unknown track {track!r}; expected one of {TRACKS}")
+    spec = registry.get_spec(method)  # fails fast with the list of methods, before any data work
+    clips = load_split(dataset, split, root=root)
+    clip_ids = list(clips.clip_ids)
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {limit}")
+        clip_ids = clip_ids[:limit]
+    env_rank, env_world = _shard_from_env()
+    shard = env_rank if shard is None else shard
+    num_shards = env_world if num_shards is None else num_shards
+    if not 0 <= shard < num_shards:
+        raise ValueError(f"shard {shard} is outside 0..{num_shards - 1}")
+
+    name = run_name or method
+    out_dir = run_dir(Path(out), clips.name, split, name)
+    (out_dir / "videos").mkdir(parents=True, exist_ok=True)
+    if num_shards == 1 and (out_dir / "errors.jsonl").exists():
+        (out_dir / "errors.jsonl").unlink()  # failures are re-established by this attempt
+    report = RunReport(out_dir=out_dir)
+    generator = registry.build(method, **(method_kwargs or {}))
+    if track not in generator.tracks:
+        raise ValueError(f"method {method!r} does not support track {track!r} (supports {generator.tracks})")
+
+    mine = [cid for i, cid in enumerate(clip_ids) if i % num_shards == shard]
+    bar = tqdm(mine, desc=f"{name} on {clips.name}/{split}", unit="clip", disable=not progress, file=sys.stderr)
+    t0 = time.perf_counter()
+    for clip_id in bar:
+        video_path = out_dir / "videos" / f"{clip_id}.mp4"
+        try:
+            clip = clips.get(clip_id)
+        except (VideoReadError, ClipValidationError, OSError, ValueError) as exc:
+            _record_failure(report, out_dir, clip_id, "load", exc)
+            if fail_fast:
+                break
+            continue
+        if video_path.exists():
+            try:
+                read_video(video_path, expected_frames=clip.num_frames, expected_size=clip.ego_video.shape[1:3])
+                report.reused += 1
+                continue
+            except VideoReadError:
+                pass  # a damaged or stale file: generate it again
+        try:
+            inputs = clip.inputs(track)
+            video = generator.generate(inputs, seed=clip_seed(seed, clip_id))
+            video = check_generated_video(video, inputs, name)
+            write_video(video_path, video, fps=clip.fps)
+            report.generated += 1
+        except Exception as exc:  # isolate: one bad clip must not lose the others
+            _record_failure(report, out_dir, clip_id, "generate", exc)
+            if fail_fast:
+                break
+    gen_seconds = time.perf_counter() - t0
+
+    if score is None:
+        score = num_shards == 1 or _all_shards_done(out_dir, clip_ids, shard, num_shards)
+    if score:
+        report.results = score_run(
+            out_dir, clips, clip_ids, generator=generator, spec=spec, seed=seed, track=track, metrics=metrics,
+            n_boot=n_boot, report=report, progress=progress, generation_seconds=gen_seconds,
+        )
+    return report
+
+
+def _all_shards_done(out_dir: Path, clip_ids, shard: int, num_shards: int) -> bool:
+    """Mark this shard finished; True when every shard has (the last one scores)."""
+    marks = out_dir / ".shards"
+    marks.mkdir(exist_ok=True)
+    (marks / f"{shard}-of-{num_shards}").write_text("done\n")
+    return all((marks / f"{i}-of-{num_shards}").exists() for i in range(num_shards))
+
+
+def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, seed, track, metrics, n_boot, report,
+              progress=True, generation_seconds=None) -> dict:
+    """Score every saved video of the run against ground truth; write per_clip.csv and results.json."""
+    from tqdm.auto import tqdm
+
+    from .metrics import MetricSuite
+    from .results import build_results, write_csv_atomic, write_json_atomic
+
+    suite = MetricSuite(names=tuple(metrics))
+    failed_ids = {f["clip_id"] for f in report.failed}
+    scored = 0
+    for clip_id in tqdm(clip_ids, desc="scoring", unit="clip", disable=not progress, file=sys.stderr):
+        if clip_id in failed_ids:
+            continue
+        path = out_dir / "videos" / f"{clip_id}.mp4"
+        if not path.exists():
+            continue  # another shard's clip that failed there: its error is in errors.jsonl
+        try:
+            clip = clips.get(clip_id)
+            pred = read_video(path, expected_frames=clip.num_frames, expected_size=clip.ego_video.shape[1:3])
+            suite.update(clip_id, clip.category, pred, clip.ego_video)
+            scored += 1
+        except (VideoReadError, ClipValidationError, ValueError, OSError) as exc:
+            _record_failure(report, out_dir, clip_id, "score", exc)
+    per_clip = suite.per_clip()
+    write_csv_atomic(out_dir / "per_clip.csv", per_clip)
+    summary = suite.summary(n_boot=n_boot, seed=seed)
+    method_info = generator.describe()
+    method_info.update({"registered_as": spec.name, "target": spec.target, "registry_source": spec.source})
+    all_failed = _read_failures(out_dir)
+    results = build_results(
+        method=method_info,
+        dataset={"name": clips.name, "split": clips.split, "track": track, "manifest_sha256": clips.manifest_sha256,
+                 "n_clips": len(clip_ids), "n_scored": scored, "root": str(clips.root), "info": clips.info},
+        metrics_summary=summary["metrics"],
+        per_category=summary["per_category"],
+        settings=suite.settings(),
+        seed=seed,
+        counts={"generated": report.generated, "reused": report.reused, "failed": len(all_failed),
+                "failed_clips": all_failed, "generation_seconds": generation_seconds},
+    )
+    write_json_atomic(out_dir / "results.json", results)
+    return results
+
+
+def _read_failures(out_dir: Path) -> list:
+    """Failures of this run's latest attempt at each clip (from errors.jsonl, minus clips that now have videos)."""
+    path = out_dir / "errors.jsonl"
+    if not path.exists():
+        return []
+    latest = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            e = json.loads(line)
+            latest[e["clip_id"]] = {"clip_id": e["clip_id"], "stage": e["stage"], "error": e["error"]}
+    return [e for cid, e in sorted(latest.items())
+            if e["stage"] == "score" or not (out_dir / "videos" / f"{cid}.mp4").exists()]
