@@ -136,7 +136,14 @@ def cmd_weights(args) -> int:
     from .metrics import weights
 
     if args.action == "fetch":
-        return 0 if weights.fetch_weights() else 1
+        try:
+            fetched = weights.fetch_weights()
+        except weights.WeightsFetchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for path in fetched:
+            print(f"fetched {path}")
+        return 0
     for name in weights.METRICS_NEEDING_WEIGHTS:
         ok, reason = weights.check(name)
         print(f"{name}: {'available' if ok else 'unavailable'} - {reason}")

@@ -112,6 +112,20 @@ _BUILTIN = [
                "Forward-warps exo pixels into the ego camera with (oracle) depth, z-buffered, holes filled."),
     MethodSpec("from-folder", "baselines.from_folder:FromFolder",
                "Scores videos produced elsewhere: reads <root>/<clip_id>.mp4 (pass --method-arg root=DIR)."),
+    MethodSpec("exo2egosyn", "exo2egosyn.generator:Exo2EgoSynGenerator",
+               "Exo2EgoSyn on WAN 2.2 TI2V: EgoExo-Align + MultiExoCon + PoseInj (Plücker relative poses).",
+               {"use_align": True, "use_multiexocon": True, "use_poseinj": True}),
+    MethodSpec("exo2egosyn-no-align", "exo2egosyn.generator:Exo2EgoSynGenerator",
+               "Exo2EgoSyn ablation without EgoExo-Align (first frame = closest exo view, resized).",
+               {"use_align": False, "use_multiexocon": True, "use_poseinj": True}),
+    MethodSpec("exo2egosyn-no-multiexocon", "exo2egosyn.generator:Exo2EgoSynGenerator",
+               "Exo2EgoSyn ablation without MultiExoCon (no multi-view exo video conditioning).",
+               {"use_align": True, "use_multiexocon": False, "use_poseinj": True}),
+    MethodSpec("exo2egosyn-no-poseinj", "exo2egosyn.generator:Exo2EgoSynGenerator",
+               "Exo2EgoSyn ablation without PoseInj (no relative-pose Plücker injection).",
+               {"use_align": True, "use_multiexocon": True, "use_poseinj": False}),
+    MethodSpec("wan2.2-ti2v", "exo2egosyn.generator:WanTI2VGenerator",
+               "Vanilla WAN 2.2 TI2V conditioned on the text and the closest exo view's first frame, resized."),
 ]
 for _spec in _BUILTIN:
     register(_spec)

@@ -96,6 +96,8 @@ class VideoMetric(Metric):
         check_video_pair(pred, target, batched=True)
         clips = [(pred, target)] if len(pred.shape) == 4 else list(zip(pred, target))
         scores = torch.stack([self.clip_score(p, t) for p, t in clips])
+        if not torch.all(torch.isfinite(scores)):  # never store a NaN or inf as if it were a score
+            raise ValueError(f"{type(self).__name__} produced a non-finite clip score: {scores.tolist()}")
         self.clip_scores.append(scores.to(self.device))
 
     def compute(self) -> Tensor:

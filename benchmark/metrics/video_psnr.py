@@ -26,7 +26,7 @@ Example:
     >>> metric = VideoPSNR()
     >>> metric.update(pred, target)
     >>> round(float(metric.compute()), 2)
-    30.19
+    30.18
     >>> video_psnr(target, target).item()  # identical clip: capped, not infinite
     100.0
 """

@@ -1,0 +1,32 @@
+"""Datasets of the benchmark: the embedded synthetic set SynthEgoExo and the on-disk dataset format.
+
+Public API (the runner and the CLI rely on these names)::
+
+    default_cache_dir() -> Path
+    build_synth(out_dir, *, splits=("train", "val", "test"), seed=0, n_clips=None, progress=True, ...) -> Path
+    load_split(dataset="synth", split="test", root=None, *, build_if_missing=True) -> ClipSet
+    ClipSet  # name, split, root, manifest_sha256, clip_ids, info; len, [i], get(id), categories()
+    DatasetNotFoundError  # a FileNotFoundError
+    show_clip(clip, out_path, frames=None) -> Path  # PNG contact sheet with the ego camera drawn on the exo views
+
+The format is documented in ``benchmark.data.hf_format``; the renderer in ``benchmark.data.synth``.
+"""
+
+from .loading import ClipSet, DatasetIntegrityError, DatasetNotFoundError, default_cache_dir, load_split
+
+
+def __getattr__(name):
+    # lazy: the renderer pulls in torch and show_clip matplotlib; loading a split needs neither
+    if name == "build_synth":
+        from .synth.build import build_synth
+
+        return build_synth
+    if name == "show_clip":
+        from .show import show_clip
+
+        return show_clip
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["ClipSet", "DatasetIntegrityError", "DatasetNotFoundError", "build_synth", "default_cache_dir",
+           "load_split", "show_clip"]

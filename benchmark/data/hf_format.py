@@ -1,0 +1,214 @@
+"""The on-disk dataset format: a Hugging Face "parquet + files" dataset that any split loader can read.
+
+Layout of a dataset directory ``DIR`` (every dataset of the benchmark, synthetic or converted)::
+
+    DIR/
+      README.md                      dataset card; YAML front matter ``configs:`` maps splits to parquet files
+      manifest.json                  name, version, generator_version, seed, build parameters, per-split
+                                     n_clips + sha256, and {relative path: sha256} of every data file
+      data/<split>.parquet           one row per clip (columns below)
+      videos/<split>/<clip_id>/ego.mp4, exo_cam01.mp4, ...   lossless RGB (libx264rgb, qp=0)
+      depth/<split>/<clip_id>.npz    ``exo_depth`` float32 (V, T, He, We), ``ego_depth`` float32 (T, H, W)
+
+Parquet columns (one row per clip; lists are flat, row-major):
+
+=================  ===============  ==============================================================
+column             type             meaning
+=================  ===============  ==============================================================
+clip_id            str              stable and unique, e.g. ``synth-test-0007``
+split              str              train / val / test
+category           str              activity type (pick-place, stack, push, inspect, wave)
+text               str              one-sentence description of the activity
+fps                float64          frames per second of the videos
+scene_id           str              scene the clip was filmed in (val/test scenes never occur in train)
+num_frames         int64            T
+ego_height/width   int64            H, W of the ego video
+exo_height/width   int64            He, We of every exo video
+exo_cam_ids        list<str>        V camera names
+exo_K              list<float64>    V * 9, intrinsics (V, 3, 3) in pixels of the stored resolution
+exo_T_world_cam    list<float64>    V * 16 (static, (V, 4, 4)) or V * T * 16 ((V, T, 4, 4))
+ego_K              list<float64>    9
+ego_T_world_cam    list<float64>    T * 16, per-frame camera-to-world (T, 4, 4)
+ego_video          str              path of the ego video, relative to DIR
+exo_videos         list<str>        V paths, in the order of exo_cam_ids
+depth              str or null      path of the depth .npz (null if the dataset has no depth)
+seed, clip_index   int64            generator seed and the clip's index in its split (synthetic data)
+scene_index        int64            index of the scene in its split's scene stream
+generator_version  str              version of the code that rendered the clip
+=================  ===============  ==============================================================
+
+Cameras follow ``benchmark.cameras``: camera-to-world, OpenCV axes, metres, world z up. Paths are plain
+strings (not ``datasets.Video`` features) so that ``datasets.load_dataset(DIR)`` works offline without
+any video decoder; the benchmark's loader decodes them with ``benchmark.video_io``.
+
+Integrity: a split's sha256 is the sha256 of the text ``"<relpath>\\t<sha256 of file>\\n"`` over its parquet
+file and all files under ``videos/<split>/`` and ``depth/<split>/``, sorted by path. The manifest is the
+last file written, atomically: a split that the manifest does not list does not exist, so a crashed
+build never looks complete. All writers produce byte-identical files for identical inputs (no
+timestamps): the same seed gives the same hashes on every rebuild with the same library versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+MANIFEST = "manifest.json"
+CARD = "README.md"
+FORMAT_VERSION = 1
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps keep .npz files byte-identical
+
+
+# --------------------------------------------------------------------------------------------- files
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_npz(path, **arrays) -> Path:
+    """A deterministic, compressed ``.npz`` (readable by ``np.load``); ``np.savez`` stamps the wall clock."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, member.getvalue())
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def read_npz(path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+# --------------------------------------------------------------------------------------------- rows
+def clip_paths(split: str, clip_id: str, cam_ids) -> dict:
+    """Relative paths of one clip's files."""
+    base = f"videos/{split}/{clip_id}"
+    return {"ego_video": f"{base}/ego.mp4", "exo_videos": [f"{base}/exo_{c}.mp4" for c in cam_ids],
+            "depth": f"depth/{split}/{clip_id}.npz"}
+
+
+def clip_row(clip, split: str, paths: dict, **extra) -> dict:
+    """The parquet row of an ``ExoEgoClip`` whose files live at ``paths`` (see ``clip_paths``)."""
+    V, T, He, We = clip.exo_video.shape[:4]
+    row = {
+        "clip_id": clip.clip_id, "split": split, "category": clip.category, "text": clip.text,
+        "fps": float(clip.fps), "scene_id": str(clip.extra.get("scene_id", "")), "num_frames": int(T),
+        "ego_height": int(clip.ego_video.shape[1]), "ego_width": int(clip.ego_video.shape[2]),
+        "exo_height": int(He), "exo_width": int(We), "exo_cam_ids": [str(c) for c in clip.exo_cam_ids],
+        "exo_K": np.asarray(clip.exo_K, dtype=np.float64).ravel().tolist(),
+        "exo_T_world_cam": np.asarray(clip.exo_T_world_cam, dtype=np.float64).ravel().tolist(),
+        "ego_K": np.asarray(clip.ego_K, dtype=np.float64).ravel().tolist(),
+        "ego_T_world_cam": np.asarray(clip.ego_T_world_cam, dtype=np.float64).ravel().tolist(),
+        "ego_video": paths["ego_video"], "exo_videos": list(paths["exo_videos"]), "depth": paths.get("depth"),
+    }
+    row.update(extra)
+    return row
+
+
+def write_parquet(path, rows: list) -> Path:
+    """Write rows (list of dicts with identical keys) as one parquet file, atomically and deterministically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist(rows)
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf, compression="zstd")
+    return atomic_write_bytes(path, buf.getvalue().to_pybytes())
+
+
+def read_rows(path) -> list:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+# --------------------------------------------------------------------------------------------- hashes
+def split_files(root, split: str) -> list:
+    """Relative paths (sorted, '/'-separated) of every file that belongs to ``split``."""
+    root = Path(root)
+    files = [f"data/{split}.parquet"] if (root / "data" / f"{split}.parquet").is_file() else []
+    for top in ("videos", "depth"):
+        base = root / top / split
+        if base.is_dir():
+            files += [p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file()]
+    return sorted(files)
+
+
+def hash_files(root, relpaths) -> dict:
+    root = Path(root)
+    return {rel: sha256_file(root / rel) for rel in sorted(relpaths)}
+
+
+def combined_sha256(file_hashes: dict) -> str:
+    """sha256 over ``"<relpath>\\t<sha256>\\n"`` lines sorted by path."""
+    h = hashlib.sha256()
+    for rel in sorted(file_hashes):
+        h.update(f"{rel}\t{file_hashes[rel]}\n".encode())
+    return h.hexdigest()
+
+
+def split_sha256(root, split: str) -> str:
+    """Recompute a split's sha256 from the files on disk (compare with ``manifest["splits"][split]``)."""
+    return combined_sha256(hash_files(root, split_files(root, split)))
+
+
+# --------------------------------------------------------------------------------------------- manifest
+def read_manifest(root) -> dict | None:
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_manifest(root, manifest: dict) -> Path:
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    return atomic_write_bytes(Path(root) / MANIFEST, text.encode())
+
+
+def write_card(root, manifest: dict, description: str) -> Path:
+    """The dataset card: YAML front matter that ``datasets`` reads, then a human description."""
+    splits = [s for s in ("train", "val", "test") if s in manifest["splits"]]
+    splits += sorted(s for s in manifest["splits"] if s not in splits)
+    yaml = ["---", f"pretty_name: {manifest.get('pretty_name', manifest['name'])}",
+            f"license: {manifest.get('license', 'apache-2.0')}", "tags:", "- synthetic", "- egocentric",
+            "- exocentric", "- video", "- novel-view-synthesis", "configs:", "- config_name: default",
+            "  data_files:"]
+    for s in splits:
+        yaml += [f"  - split: {s}", f"    path: data/{s}.parquet"]
+    yaml.append("---")
+    rows = "\n".join(f"| {s} | {manifest['splits'][s]['n_clips']} | `{manifest['splits'][s]['sha256']}` |"
+                     for s in splits)
+    body = description.strip() + "\n\n## Splits\n\n| split | clips | sha256 (see manifest.json) |\n|---|---|---|\n" + rows
+    return atomic_write_bytes(Path(root) / CARD, ("\n".join(yaml) + "\n\n" + body + "\n").encode())

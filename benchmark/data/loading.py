@@ -1,0 +1,208 @@
+"""Load a split of a dataset directory (``hf_format``) as ``ExoEgoClip`` objects.
+
+``load_split("synth", "test")`` with no root uses ``default_cache_dir() / "synth-v<major>"`` and builds the
+requested split there on first use. Any other dataset, or an explicit ``root``, must be an existing
+dataset directory; otherwise ``DatasetNotFoundError`` says where it looked and how to build one.
+Clips are decoded lazily, one per ``clipset[i]``; metadata (ids, categories, cameras) needs no decoding.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.schema import ClipValidationError, ExoEgoClip
+from benchmark.video_io import VideoReadError, read_video
+
+from . import hf_format as fmt
+
+SYNTH_SPLITS = ("train", "val", "test")
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """No dataset directory (with a manifest.json) where one was expected; the message says how to build it."""
+
+
+class DatasetIntegrityError(ValueError):
+    """Files on disk do not match the hashes recorded in the manifest."""
+
+
+def default_cache_dir() -> Path:
+    """``$EXOEGO_CACHE`` if set, else ``~/.cache/exoego-bench``."""
+    env = os.environ.get("EXOEGO_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "exoego-bench"
+
+
+def synth_default_root() -> Path:
+    from .synth.render import GENERATOR_VERSION
+
+    return default_cache_dir() / f"synth-v{GENERATOR_VERSION.split('.')[0]}"
+
+
+def _not_found(dataset: str, root: Path, why: str) -> DatasetNotFoundError:
+    return DatasetNotFoundError(
+        f"dataset {dataset!r} not found at {root} ({why}). Build it with "
+        f"`python -m benchmark data build {dataset} --out {root}` "
+        f"(the synthetic set: `python -m benchmark data build synth --out DIR`), then pass root=DIR.")
+
+
+def load_split(dataset: str = "synth", split: str = "test", root: str | Path | None = None, *,
+               build_if_missing: bool = True) -> "ClipSet":
+    """The clips of ``split`` of ``dataset`` (see the module docstring for where they are looked up)."""
+    auto = dataset == "synth" and root is None
+    root = synth_default_root() if auto else Path(root).expanduser() if root is not None else default_cache_dir() / dataset
+    root = root.absolute()
+    manifest = fmt.read_manifest(root)
+    if auto:
+        if split not in SYNTH_SPLITS:
+            raise ValueError(f"unknown split {split!r} for dataset 'synth'; splits: {list(SYNTH_SPLITS)}")
+        if manifest is None or split not in manifest.get("splits", {}):
+            if not build_if_missing:
+                raise _not_found(dataset, root, f"split {split!r} has not been built")
+            from .synth.build import build_synth
+
+            print(f"[exoego-bench] building SynthEgoExo split {split!r} into {root} (first use; seed 0)",
+                  file=sys.stderr)
+            build_synth(root, splits=(split,), seed=0)
+            manifest = fmt.read_manifest(root)
+    if manifest is None:
+        why = "no such directory" if not root.exists() else f"no {fmt.MANIFEST} in it"
+        raise _not_found(dataset, root, why)
+    if split not in manifest.get("splits", {}):
+        raise ValueError(f"unknown split {split!r} for dataset {dataset!r} at {root}; "
+                         f"splits present: {sorted(manifest.get('splits', {}))}")
+    return ClipSet(dataset, split, root, manifest)
+
+
+class ClipSet:
+    """The clips of one split. ``len``, ``clipset[i]`` / ``get(clip_id)`` -> validated ``ExoEgoClip``.
+
+    Attributes: ``name``, ``split``, ``root`` (Path), ``manifest_sha256`` (the split's sha256 recorded in the
+    manifest), ``clip_ids`` (list[str]), ``info`` (fps, num_frames, ego/exo resolution, n_views, version).
+    """
+
+    def __init__(self, name: str, split: str, root: Path, manifest: dict):
+        self.name = name
+        self.split = split
+        self.root = Path(root)
+        self.manifest = manifest
+        self.manifest_sha256 = manifest["splits"][split]["sha256"]
+        parquet = self.root / "data" / f"{split}.parquet"
+        if not parquet.is_file():
+            raise _not_found(name, self.root, f"{parquet} is missing although the manifest lists split {split!r}")
+        self._rows = fmt.read_rows(parquet)
+        self.clip_ids = [r["clip_id"] for r in self._rows]
+        if len(set(self.clip_ids)) != len(self.clip_ids):
+            raise ClipValidationError(f"{parquet}: clip ids are not unique")
+        self._index = {cid: i for i, cid in enumerate(self.clip_ids)}
+        self.info = self._summarise()
+
+    def _summarise(self) -> dict:
+        def one(key):
+            values = sorted({r[key] for r in self._rows})
+            return values[0] if len(values) == 1 else values
+
+        rows = self._rows
+        return {
+            "fps": one("fps") if rows else None, "num_frames": one("num_frames") if rows else None,
+            "ego_size": [one("ego_height"), one("ego_width")] if rows else None,
+            "exo_size": [one("exo_height"), one("exo_width")] if rows else None,
+            "n_views": sorted({len(r["exo_cam_ids"]) for r in rows})[0] if rows else None,
+            "version": self.manifest.get("version"), "n_clips": len(rows),
+        }
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return f"ClipSet({self.name!r}, {self.split!r}, {len(self)} clips, root={str(self.root)!r})"
+
+    def __getitem__(self, i: int) -> ExoEgoClip:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"clip index {i} out of range for {len(self)} clips of {self.name}/{self.split}")
+        return self._load(self._rows[i])
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def get(self, clip_id: str) -> ExoEgoClip:
+        if clip_id not in self._index:
+            raise KeyError(f"clip {clip_id!r} is not in {self.name}/{self.split} ({len(self)} clips)")
+        return self._load(self._rows[self._index[clip_id]])
+
+    def categories(self) -> dict:
+        """clip_id -> category, from the parquet only."""
+        return {r["clip_id"]: r["category"] for r in self._rows}
+
+    def iter_inputs_metadata(self):
+        """Per-clip metadata dicts (the parquet row; cameras as arrays), without decoding any video."""
+        for r in self._rows:
+            yield {**r, **_cameras(r)}
+
+    def verify(self) -> str:
+        """Re-hash the split's files; raise ``DatasetIntegrityError`` naming what differs. Returns the sha256."""
+        recorded = self.manifest.get("files", {})
+        on_disk = fmt.hash_files(self.root, fmt.split_files(self.root, self.split))
+        expected = {k: v for k, v in recorded.items() if _in_split(k, self.split)}
+        changed = sorted(k for k in set(expected) | set(on_disk) if expected.get(k) != on_disk.get(k))
+        actual = fmt.combined_sha256(on_disk)
+        if changed or actual != self.manifest_sha256:
+            raise DatasetIntegrityError(
+                f"{self.root}: split {self.split!r} does not match {fmt.MANIFEST} (sha256 {actual} vs recorded "
+                f"{self.manifest_sha256}); changed, missing or extra files: {changed[:10]}")
+        return actual
+
+    def _load(self, row: dict) -> ExoEgoClip:
+        cid = row["clip_id"]
+        T = int(row["num_frames"])
+        ego_size = (int(row["ego_height"]), int(row["ego_width"]))
+        exo_size = (int(row["exo_height"]), int(row["exo_width"]))
+
+        def video(rel, size):
+            try:
+                return read_video(self.root / rel, expected_frames=T, expected_size=size)
+            except VideoReadError as exc:
+                raise VideoReadError(f"clip {cid!r} ({self.name}/{self.split}): {exc}") from exc
+
+        ego_video = video(row["ego_video"], ego_size)
+        exo_video = np.stack([video(rel, exo_size) for rel in row["exo_videos"]])
+        exo_depth = ego_depth = None
+        if row.get("depth"):
+            path = self.root / row["depth"]
+            try:
+                depth = fmt.read_npz(path)
+                exo_depth, ego_depth = depth["exo_depth"], depth["ego_depth"]
+            except (OSError, KeyError, ValueError) as exc:
+                raise ClipValidationError(f"clip {cid!r}: cannot read depth file {path} "
+                                          f"(expected exo_depth and ego_depth arrays): {exc}") from exc
+        cams = _cameras(row)
+        extra = {"scene_id": row.get("scene_id"), "split": self.split, "dataset": self.name,
+                 "paths": {"ego_video": str(self.root / row["ego_video"]),
+                           "exo_videos": [str(self.root / p) for p in row["exo_videos"]],
+                           "depth": str(self.root / row["depth"]) if row.get("depth") else None}}
+        for key in ("seed", "clip_index", "scene_index", "generator_version"):
+            if key in row:
+                extra[key] = row[key]
+        return ExoEgoClip(
+            clip_id=cid, category=row["category"], fps=float(row["fps"]), text=row["text"], exo_video=exo_video,
+            exo_cam_ids=list(row["exo_cam_ids"]), ego_video=ego_video, exo_depth=exo_depth, ego_depth=ego_depth,
+            extra=extra, **cams,
+        ).validate()
+
+
+def _in_split(relpath: str, split: str) -> bool:
+    return relpath == f"data/{split}.parquet" or relpath.startswith((f"videos/{split}/", f"depth/{split}/"))
+
+
+def _cameras(row: dict) -> dict:
+    """Camera arrays from a parquet row: exo_K (V,3,3), exo_T_world_cam (V,4,4) or (V,T,4,4), ego_K, ego_T."""
+    V, T = len(row["exo_cam_ids"]), int(row["num_frames"])
+    exo_T = np.asarray(row["exo_T_world_cam"], dtype=np.float64)
+    exo_T = exo_T.reshape(V, 4, 4) if exo_T.size == V * 16 else exo_T.reshape(V, T, 4, 4)
+    return {"exo_K": np.asarray(row["exo_K"], dtype=np.float64).reshape(V, 3, 3), "exo_T_world_cam": exo_T,
+            "ego_K": np.asarray(row["ego_K"], dtype=np.float64).reshape(3, 3),
+            "ego_T_world_cam": np.asarray(row["ego_T_world_cam"], dtype=np.float64).reshape(T, 4, 4)}

@@ -1,0 +1,301 @@
+"""``MetricSuite``: every metric of a run over (prediction, ground truth) clip pairs, with every setting recorded.
+
+Typical use (what the runner does)::
+
+    suite = MetricSuite(("psnr", "ssim", "lpips"))
+    for clip in clips:
+        suite.update(clip.clip_id, clip.category, generated_video, clip.ego_video)
+    per_clip = suite.per_clip()                  # -> per_clip.csv
+    summary = suite.summary(n_boot=1000, seed=0)  # -> results.json "metrics" and "per_category"
+    settings = suite.settings()                  # -> results.json "metric_settings"
+
+A metric whose weights are missing is not computed: it appears in ``summary()["metrics"]`` as
+``{"unavailable": reason}`` and is absent from ``per_clip()``. Summaries can be recomputed from a saved
+``per_clip.csv`` with :func:`summarize` (same numbers; the runner uses it when it reuses cached clips, and in
+multi-process runs rank 0 calls it on the concatenated per-rank tables). ``summary()`` uses only the clips this
+process has seen and never synchronises, so calling it on one rank cannot hang.
+
+Example:
+    >>> import numpy as np
+    >>> suite = MetricSuite(("psnr", "ssim"))
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     target = rng.integers(0, 256, size=(2, 16, 16, 3), dtype=np.uint8)
+    ...     suite.update(f"clip{i}", "demo", target, target)
+    >>> suite.summary()["metrics"]["psnr"]["mean"]
+    100.0
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+import numpy as np
+import pandas as pd
+import torch
+
+from benchmark.metrics import weights
+from benchmark.metrics._video import COMPUTE_DTYPE, check_video_pair
+from benchmark.metrics.bootstrap import bootstrap_ci
+from benchmark.metrics.video_lpips import LPIPS_NET, LPIPS_VERSION
+from benchmark.metrics.video_psnr import PSNR_CAP_DB, PSNR_DATA_RANGE
+from benchmark.metrics.video_ssim import SSIM_SETTINGS
+
+ID_COLUMNS = ("clip_id", "category")
+CI_ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class MetricEntry:
+    """A registered metric: a lazy ``"module:Class"`` target (None: not computable yet) and its direction."""
+
+    name: str
+    target: Optional[str]
+    higher_is_better: bool
+    label: str
+    unit: str = ""
+
+
+METRICS: dict[str, MetricEntry] = {
+    "psnr": MetricEntry("psnr", "benchmark.metrics.video_psnr:VideoPSNR", True, "PSNR", "dB"),
+    "ssim": MetricEntry("ssim", "benchmark.metrics.video_ssim:VideoSSIM", True, "SSIM"),
+    "lpips": MetricEntry("lpips", "benchmark.metrics.video_lpips:VideoLPIPS", False, "LPIPS"),
+    "fvd": MetricEntry("fvd", None, False, "FVD"),
+}
+
+
+class MetricComputationError(ValueError):
+    """A metric failed on a clip; the message names the clip and the metric.
+
+    A ``ValueError`` so that a runner isolating per-clip errors records it as that clip's failure.
+    """
+
+
+def _build(entry: MetricEntry, *, verify_weights: bool):
+    module_name, class_name = entry.target.split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if entry.name in weights.METRICS_WITHOUT_WEIGHTS:
+        return cls()
+    return cls(verify_checksum=verify_weights)
+
+
+class MetricSuite:
+    """The metrics of one run. See the module docstring.
+
+    Args:
+        names: metric names from :data:`METRICS`.
+        device: where the metrics compute (``"cpu"``, ``"cuda"``...).
+        verify_weights: check weight files against their published checksums; ``False`` accepts any file
+            (tests with locally generated weights only; recorded in ``settings()``).
+    """
+
+    def __init__(self, names: Iterable[str] = ("psnr", "ssim", "lpips"), device: str | torch.device = "cpu",
+                 *, verify_weights: bool = True) -> None:
+        self.names = tuple(names)
+        unknown = [n for n in self.names if n not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRICS)}")
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(f"metric names repeat: {self.names}")
+        self.device = torch.device(device)
+        self.verify_weights = verify_weights
+        self.metrics = {}
+        self.unavailable: dict[str, str] = {}
+        for name in self.names:
+            entry = METRICS[name]
+            ok, reason = weights.check(name, verify_checksum=verify_weights)
+            if ok and entry.target is None:
+                ok, reason = False, f"{name} is registered but not implemented"
+            if not ok:
+                self.unavailable[name] = reason
+                continue
+            try:
+                self.metrics[name] = _build(entry, verify_weights=verify_weights).to(self.device)
+            except weights.WeightsUnavailableError as err:
+                self.unavailable[name] = str(err)
+        self.reset()
+
+    def reset(self) -> None:
+        for metric in self.metrics.values():
+            metric.reset()
+        self._clip_ids: list[str] = []
+        self._categories: list[str] = []
+        self._seen_ids: set[str] = set()
+        self._resolutions: set[tuple[int, int]] = set()
+        self._num_frames: set[int] = set()
+
+    def update(self, clip_id: str, category: str, pred, target) -> None:
+        """Score one clip: uint8 ``(T, H, W, 3)`` prediction and ground truth of the same shape.
+
+        Raises ``ValueError`` naming the clip on a shape/dtype mismatch or a repeated ``clip_id``, and
+        :class:`MetricComputationError` if a metric fails (the clip is then not recorded by any metric).
+        """
+        try:
+            check_video_pair(pred, target)
+        except ValueError as err:
+            raise ValueError(f"clip {clip_id!r}: {err}") from None
+        if clip_id in self._seen_ids:
+            raise ValueError(f"clip {clip_id!r} was already scored")
+        done = []
+        for name, metric in self.metrics.items():
+            try:
+                metric.update(pred, target)
+            except Exception as err:
+                for other in done:
+                    other.drop_last_update()
+                raise MetricComputationError(f"clip {clip_id!r}: metric {name} failed: {err}") from err
+            done.append(metric)
+        self._clip_ids.append(str(clip_id))
+        self._categories.append(str(category))
+        self._seen_ids.add(clip_id)
+        self._num_frames.add(int(pred.shape[0]))
+        self._resolutions.add((int(pred.shape[1]), int(pred.shape[2])))
+
+    @property
+    def available(self) -> tuple[str, ...]:
+        return tuple(self.metrics)
+
+    def per_clip(self) -> pd.DataFrame:
+        """One row per clip (update order): ``clip_id``, ``category``, then one column per available metric."""
+        data = {"clip_id": list(self._clip_ids), "category": list(self._categories)}
+        for name, metric in self.metrics.items():
+            data[name] = metric.per_clip_scores().numpy()
+        return pd.DataFrame(data, columns=[*ID_COLUMNS, *self.metrics])
+
+    def summary(self, n_boot: int = 1000, seed: int = 0) -> dict:
+        """``{"metrics", "per_category", "bootstrap"}`` over the clips seen; see :func:`summarize`."""
+        return summarize(self.per_clip(), self.names, n_boot=n_boot, seed=seed, unavailable=self.unavailable)
+
+    def settings(self) -> dict:
+        """Every setting that changes a number (goes to results.json ``metric_settings``)."""
+        out = {
+            "colour_space": "RGB",
+            "input": "uint8 (T, H, W, 3), prediction and ground truth of the same shape",
+            "value_range": "[0, 1] = uint8 / 255",
+            "compute_dtype": str(COMPUTE_DTYPE).replace("torch.", ""),
+            "frames_scored": "all",
+            "num_frames_observed": sorted(self._num_frames),
+            "resolution_scored": [list(hw) for hw in sorted(self._resolutions)],  # (H, W) as stored, no resize
+            "crop": "none",
+            "resize": "none",
+            "frame_reduction": "mean over frames of per-frame scores (clip score)",
+            "clip_reduction": "mean over clips of clip scores",
+            "confidence_interval": f"{int(100 * (1 - CI_ALPHA))}% percentile bootstrap over clips "
+                                   "(numpy default_rng(seed), same resampled clips for every metric)",
+            "metrics_requested": list(self.names),
+            "unavailable": dict(self.unavailable),
+            "device": str(self.device),
+            "verify_weights": self.verify_weights,
+            "versions": _versions(),
+        }
+        if "psnr" in self.names:
+            out["psnr"] = {
+                "implementation": "torchmetrics.functional.image.peak_signal_noise_ratio per frame",
+                "data_range": PSNR_DATA_RANGE,
+                "base": 10,
+                "per": "frame, over all 3 channels and pixels",
+                "inf_rule": f"per-frame PSNR capped at {PSNR_CAP_DB:g} dB (= MSE floored at 1e-10); "
+                            "identical frames score exactly the cap",
+            }
+        if "ssim" in self.names:
+            out["ssim"] = {
+                "implementation": "torchmetrics.functional.image.structural_similarity_index_measure per frame",
+                **SSIM_SETTINGS,
+                "channels": "RGB, averaged (no luma conversion)",
+            }
+        if "lpips" in self.names:
+            lpips = {
+                "implementation": "torchmetrics LearnedPerceptualImagePatchSimilarity network (_LPIPS)",
+                "net": LPIPS_NET,
+                "lpips_version": LPIPS_VERSION,
+                "normalize": True,
+                "network_input": "[0, 1] mapped to [-1, 1], full frame, no resize",
+                "spatial_reduction": "mean",
+            }
+            if "lpips" in self.metrics:
+                lpips["weight_files"] = [
+                    {k: row[k] for k in ("filename", "path", "file_sha256", "sha256", "sha256_prefix",
+                                         "matches_published")}
+                    for row in weights.describe("lpips")
+                ]
+            out["lpips"] = lpips
+        if "fvd" in self.names:
+            out["fvd"] = {"status": "not implemented", "min_clips": weights.FVD_MIN_CLIPS}
+        return out
+
+
+def summarize(per_clip: pd.DataFrame, metrics: Optional[Iterable[str]] = None, *, n_boot: int = 1000,
+              seed: int = 0, unavailable: Optional[dict] = None) -> dict:
+    """Summary of a per-clip table (from :meth:`MetricSuite.per_clip` or a ``per_clip.csv``).
+
+    Returns ``{"metrics": {name: {"mean", "ci95": [low, high], "higher_is_better", "n"} or
+    {"unavailable": reason}}, "per_category": {category: {name: {"mean", "ci95", "n"}}},
+    "bootstrap": {...}}``. ``metrics`` defaults to every non-id column; a requested metric that is not a
+    column is reported unavailable with the reason from ``unavailable`` (or "not in the per-clip table").
+    Empty cells (NaN) are skipped and not counted in ``n``. Intervals: :func:`~benchmark.metrics.bootstrap.
+    bootstrap_ci` with ``n_boot`` and ``seed`` (per category with the same seed).
+    """
+    unavailable = dict(unavailable or {})
+    names = list(metrics) if metrics is not None else [c for c in per_clip.columns if c not in ID_COLUMNS]
+    out_metrics: dict[str, dict] = {}
+    scored = []
+    for name in names:
+        if name in unavailable:
+            out_metrics[name] = {"unavailable": unavailable[name]}
+        elif name not in per_clip.columns:
+            out_metrics[name] = {"unavailable": f"{name} is not in the per-clip table"}
+        else:
+            values = _finite_column(per_clip, name)
+            if values.size == 0:
+                out_metrics[name] = {"unavailable": f"no clip has a {name} score"}
+                continue
+            out_metrics[name] = {
+                **_stats(values, n_boot=n_boot, seed=seed),
+                "higher_is_better": METRICS[name].higher_is_better if name in METRICS else None,
+            }
+            scored.append(name)
+    per_category: dict[str, dict] = {}
+    if "category" in per_clip.columns:
+        for category in sorted(per_clip["category"].astype(str).unique()):
+            rows = per_clip[per_clip["category"].astype(str) == category]
+            cat_stats = {}
+            for name in scored:
+                values = _finite_column(rows, name)
+                if values.size:
+                    cat_stats[name] = _stats(values, n_boot=n_boot, seed=seed)
+            per_category[category] = cat_stats
+    return {
+        "metrics": out_metrics,
+        "per_category": per_category,
+        "bootstrap": {"n_boot": int(n_boot), "seed": int(seed), "alpha": CI_ALPHA, "method": "percentile",
+                      "unit": "clip"},
+    }
+
+
+def _finite_column(df: pd.DataFrame, name: str) -> np.ndarray:
+    values = pd.to_numeric(df[name], errors="raise").to_numpy(dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"column {name!r} holds infinite values; scores must be finite")
+    return values
+
+
+def _stats(values: np.ndarray, *, n_boot: int, seed: int) -> dict:
+    low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed, alpha=CI_ALPHA)
+    return {"mean": float(values.mean()), "ci95": [low, high], "n": int(values.size)}
+
+
+def _versions() -> dict:
+    import torchmetrics
+    import torchvision
+
+    return {
+        "torchmetrics": torchmetrics.__version__,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }

@@ -1,0 +1,129 @@
+"""Configurations: the tiny CPU model, a larger CPU-sized one for timings, and the real Wan2.2-TI2V-5B.
+
+Sizes (parameters, measured by ``tests/exo2egosyn/test_real_config.py`` / the README):
+
+* ``tiny``  (ego 64x64, exo 64x96, 17 frames, 4 views, CPU): Wan2.1-style VAE (z_dim 16, 8x spatial,
+  4x temporal, not residual) -> ego latents 16 x 5 x 8 x 8 = 80 tokens with patch (1, 2, 2);
+  transformer 4 heads x 32 (inner 128), 6 layers, ffn 512, text_dim 32 (~1.9M parameters);
+  UMT5 text encoder d_model 32, 2 layers, byte-level tokenizer (ByT5, no files).
+  Why the Wan2.1-style VAE and not Wan2.2's (z_dim 48, 16x spatial): at 64x64 the Wan2.2 VAE gives a
+  4x4 latent, i.e. 2x2 = 4 tokens per latent frame - too coarse for any spatial structure to be learned;
+  8x8 latents keep 16 tokens per frame at a transformer cost that still trains in minutes on CPU.
+  The pipeline is VAE-agnostic (reads z_dim / scale factors from the VAE config), so the same code runs
+  the real 48-channel / 16x VAE.
+* ``cpu-medium`` (ego 128x128): 6 heads x 64, 8 layers (~17M): the "larger CPU-sized" timing point.
+* ``ti2v-5b``: Wan2.2-TI2V-5B transformer (24 x 128, 30 layers, ffn 14336, in/out 48; ~5.0e9).
+"""
+
+from __future__ import annotations
+
+import copy
+
+TINY_TRANSFORMER = dict(
+    patch_size=(1, 2, 2), num_attention_heads=4, attention_head_dim=32, in_channels=16, out_channels=16,
+    text_dim=32, freq_dim=256, ffn_dim=512, num_layers=6, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+    eps=1e-6, rope_max_seq_len=64,
+)
+TINY_VAE = dict(
+    base_dim=16, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1, attn_scales=[],
+    temperal_downsample=[False, True, True], latents_mean=[0.0] * 16, latents_std=[1.0] * 16,
+    is_residual=False, scale_factor_spatial=8, scale_factor_temporal=4,
+)
+TINY_TEXT_ENCODER = dict(
+    vocab_size=384, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+    relative_attention_num_buckets=8, relative_attention_max_distance=32, dropout_rate=0.0,
+)
+TINY_SCHEDULER = dict(prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000,
+                      flow_shift=3.0)
+
+CPU_MEDIUM_TRANSFORMER = dict(TINY_TRANSFORMER, num_attention_heads=6, attention_head_dim=64, ffn_dim=1024,
+                              num_layers=8)
+
+TI2V_5B_TRANSFORMER = dict(
+    patch_size=(1, 2, 2), num_attention_heads=24, attention_head_dim=128, in_channels=48, out_channels=48,
+    text_dim=4096, freq_dim=256, ffn_dim=14336, num_layers=30, cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024,
+)
+# Shape facts of the Wan2.2 VAE (the real weights and latents_mean / latents_std come from the model folder).
+TI2V_5B_VAE_FACTS = dict(z_dim=48, scale_factor_spatial=16, scale_factor_temporal=4)
+TI2V_5B_HUB_ID = "Wan-AI/Wan2.2-TI2V-5B-Diffusers"
+
+#: Working resolution of each configuration: (ego height, ego width, frames, exo height, exo width).
+RESOLUTIONS = {
+    "tiny": dict(height=64, width=64, num_frames=17, exo_height=64, exo_width=96),
+    "cpu-medium": dict(height=128, width=128, num_frames=17, exo_height=128, exo_width=192),
+    "ti2v-5b": dict(height=704, width=1280, num_frames=121, exo_height=704, exo_width=1280),
+}
+
+
+def module_configs(transformer_config, vae_config, scale: str = "auto") -> dict:
+    """Configs of the three modules sized for a backbone: ``{"align": ..., "multiexocon": ..., "poseinj": ...}``.
+
+    ``scale``: ``"tiny"`` (hidden 64/64/32), ``"real"`` (hidden 512/256/128, Align patch 2), or ``"auto"``
+    (real when the transformer is wider than 512).
+    """
+    inner = transformer_config["num_attention_heads"] * transformer_config["attention_head_dim"]
+    patch = tuple(transformer_config["patch_size"])
+    z_dim = vae_config["z_dim"]
+    tf = vae_config.get("scale_factor_temporal", 4) or 4
+    if scale == "auto":
+        scale = "real" if inner > 512 else "tiny"
+    real = scale == "real"
+    pose_channels = 6 * tf
+    return {
+        "align": dict(latent_channels=z_dim, hidden_dim=512 if real else 64, num_layers=4 if real else 2,
+                      num_heads=8 if real else 4, patch_size=2 if real else 1, pose_channels=pose_channels,
+                      num_exo_frames=1, resample="bilinear"),
+        "multiexocon": dict(latent_channels=z_dim, inner_dim=inner, hidden_dim=256 if real else 64, patch_size=patch,
+                            pose_channels=pose_channels, num_res_blocks=2 if real else 1, pooling="attention",
+                            resample="bilinear"),
+        "poseinj": dict(inner_dim=inner, hidden_dim=128 if real else 32, patch_size=patch,
+                        pose_channels=pose_channels),
+    }
+
+
+def build_tiny_components(seed: int = 0, transformer_config: dict | None = None) -> dict:
+    """Freshly initialized tiny WAN components (deterministic for a seed): transformer, vae, text_encoder,
+    tokenizer, scheduler. Nothing is downloaded."""
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
+    from transformers import ByT5Tokenizer, UMT5Config, UMT5EncoderModel
+
+    cpu_rng = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        transformer = WanTransformer3DModel(**copy.deepcopy(transformer_config or TINY_TRANSFORMER))
+        torch.manual_seed(seed + 1)
+        vae = AutoencoderKLWan(**copy.deepcopy(TINY_VAE))
+        torch.manual_seed(seed + 2)
+        text_encoder = UMT5EncoderModel(UMT5Config(**TINY_TEXT_ENCODER)).eval()
+    finally:
+        torch.random.set_rng_state(cpu_rng)
+    return dict(transformer=transformer.eval(), vae=vae.eval(), text_encoder=text_encoder,
+                tokenizer=ByT5Tokenizer(), scheduler=UniPCMultistepScheduler(**TINY_SCHEDULER))
+
+
+def build_modules(transformer_config, vae_config, use_align=True, use_multiexocon=True, use_poseinj=True,
+                  scale: str = "auto", seed: int | None = 0, overrides: dict | None = None) -> dict:
+    """Freshly initialized modules for a backbone (None where disabled), deterministic for a seed."""
+    import torch
+
+    from .align import EgoExoAlign
+    from .multiexocon import MultiExoCon
+    from .poseinj import PoseInj
+
+    cfgs = module_configs(dict(transformer_config), dict(vae_config), scale)
+    for name, extra in (overrides or {}).items():
+        cfgs[name].update(extra)
+    classes = {"align": EgoExoAlign, "multiexocon": MultiExoCon, "poseinj": PoseInj}
+    flags = {"align": use_align, "multiexocon": use_multiexocon, "poseinj": use_poseinj}
+    out = {}
+    cpu_rng = torch.random.get_rng_state()
+    try:
+        for i, name in enumerate(("align", "multiexocon", "poseinj")):
+            if seed is not None:
+                torch.manual_seed(seed + 100 + i)
+            out[name] = classes[name](**cfgs[name]) if flags[name] else None
+    finally:
+        torch.random.set_rng_state(cpu_rng)
+    return out

@@ -1,0 +1,355 @@
+"""The one thin adapter between the model and the benchmark: ``Generator`` subclasses.
+
+* :class:`Exo2EgoSynGenerator` - Exo2EgoSyn and its ablations (flags ``use_align``, ``use_multiexocon``,
+  ``use_poseinj``); registered as ``exo2egosyn``, ``exo2egosyn-no-align``, ``exo2egosyn-no-multiexocon``,
+  ``exo2egosyn-no-poseinj``.
+* :class:`WanTI2VGenerator` - vanilla WAN 2.2 TI2V (``WanImageToVideoPipeline``, ``expand_timesteps``),
+  conditioned on the text and on the exo view whose viewing direction is closest to the ego's (first
+  frame), resized to the ego resolution; in the first-frame track, on the true ego first frame.
+  Registered as ``wan2.2-ti2v``.
+
+``backbone``: ``"tiny"`` (the shipped tiny WAN at ``exo2egosyn/checkpoints/tiny-wan/`` if present, else
+freshly initialized tiny components, with a warning) or a diffusers-format WAN 2.2 folder / hub id.
+``checkpoint``: a folder written by ``Exo2EgoSynPipeline.save_adapters`` (``align/``, ``multiexocon/``,
+``poseinj/``, ``transformer_lora/``, optionally a full ``transformer/``) or by ``save_pretrained`` (a whole
+pipeline, ``model_index.json``); default ``exo2egosyn/checkpoints/<method name>/`` when it exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from benchmark import cameras
+from benchmark.generator import Generator
+from benchmark.schema import ExoEgoInputs
+
+CHECKPOINT_ROOT = Path(__file__).resolve().parent / "checkpoints"
+TINY_BACKBONE_DIR = CHECKPOINT_ROOT / "tiny-wan"
+
+_TINY_DEFAULTS = dict(num_inference_steps=12, guidance_scale=1.0, max_sequence_length=64, max_area=None)
+_REAL_DEFAULTS = dict(num_inference_steps=50, guidance_scale=5.0, max_sequence_length=512, max_area=704 * 1280)
+
+
+def method_name(use_align: bool, use_multiexocon: bool, use_poseinj: bool) -> str:
+    """Registry name of a flag combination (also the default checkpoint folder name)."""
+    off = [n for n, on in (("align", use_align), ("multiexocon", use_multiexocon), ("poseinj", use_poseinj)) if not on]
+    return "exo2egosyn" if not off else "exo2egosyn-no-" + "-no-".join(off)
+
+
+def working_size(height: int, width: int, multiple: int, max_area: int | None = None) -> tuple:
+    """(h, w) multiples of ``multiple`` closest to the input's aspect; scaled to ``max_area`` when given."""
+    if max_area is not None:
+        scale = (max_area / (height * width)) ** 0.5
+        height, width = height * scale, width * scale
+    return (max(multiple, int(round(height / multiple)) * multiple), max(multiple, int(round(width / multiple)) * multiple))
+
+
+def sha256_of_files(paths) -> str | None:
+    """sha256 over the (sorted) files' names and bytes; None when there are none."""
+    paths = sorted(str(p) for p in paths)
+    if not paths:
+        return None
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(os.path.basename(p).encode())
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _resize_video(video: np.ndarray, height: int, width: int) -> np.ndarray:
+    """uint8 (..., H, W, 3) -> uint8 (..., height, width, 3), antialiased bilinear."""
+    import torch
+    import torch.nn.functional as F
+
+    if video.shape[-3:-1] == (height, width):
+        return video
+    lead = video.shape[:-3]
+    x = torch.from_numpy(np.ascontiguousarray(video)).reshape(-1, *video.shape[-3:]).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+    x = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return x.reshape(*lead, height, width, 3)
+
+
+def _pad_frames(x: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """Repeat the last frame along ``axis`` up to ``n`` frames (or cut to ``n``)."""
+    t = x.shape[axis]
+    if t >= n:
+        return np.take(x, np.arange(n), axis=axis)
+    idx = np.concatenate([np.arange(t), np.full(n - t, t - 1)])
+    return np.take(x, idx, axis=axis)
+
+
+def closest_exo_view(inputs: ExoEgoInputs) -> int:
+    """Index of the exo view whose viewing direction is closest to the ego's at the first frame."""
+    ego_dir = cameras.viewing_direction(inputs.ego_T_world_cam[0])
+    exo_dirs = cameras.viewing_direction(inputs.exo_T_world_cam_per_frame()[:, 0])
+    return int(np.argmax(exo_dirs @ ego_dir))
+
+
+class _WanBackedGenerator(Generator):
+    """Shared plumbing: backbone loading, device / dtype, working sizes, output conversion."""
+
+    tracks = ("exo-only", "first-frame")
+
+    def __init__(self, backbone="tiny", checkpoint=None, num_inference_steps=None, guidance_scale=None,
+                 device="auto", dtype=None, negative_prompt="", max_sequence_length=None, max_area=None,
+                 offload=None):
+        self.backbone = str(backbone)
+        self.is_tiny = self.backbone == "tiny" or self.backbone.startswith("tiny")
+        defaults = _TINY_DEFAULTS if self.is_tiny else _REAL_DEFAULTS
+        self.num_inference_steps = int(num_inference_steps or defaults["num_inference_steps"])
+        self.guidance_scale = float(defaults["guidance_scale"] if guidance_scale is None else guidance_scale)
+        self.max_sequence_length = int(max_sequence_length or defaults["max_sequence_length"])
+        self.max_area = max_area if max_area is not None else defaults["max_area"]
+        self.negative_prompt = negative_prompt
+        self.requested_device = device
+        self.requested_dtype = dtype
+        self.offload = offload
+        self.checkpoint = self._resolve_checkpoint(checkpoint)
+        self._pipe = None
+        self._sha = None
+
+    # -- settings
+    def _default_checkpoint_name(self) -> str:
+        raise NotImplementedError
+
+    def _resolve_checkpoint(self, checkpoint):
+        if checkpoint is not None:
+            if not os.path.isdir(checkpoint):
+                raise FileNotFoundError(f"checkpoint folder {checkpoint!r} does not exist")
+            return str(checkpoint)
+        default = CHECKPOINT_ROOT / self._default_checkpoint_name()
+        return str(default) if default.is_dir() else None
+
+    @property
+    def device(self) -> str:
+        import torch
+
+        if self.requested_device in (None, "auto"):
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return str(self.requested_device)
+
+    @property
+    def torch_dtype(self):
+        import torch
+
+        if self.requested_dtype is not None:
+            return getattr(torch, str(self.requested_dtype).replace("torch.", ""))
+        return torch.bfloat16 if (not self.is_tiny and self.device.startswith("cuda")) else torch.float32
+
+    def _backbone_dir(self):
+        if self.is_tiny:
+            return str(TINY_BACKBONE_DIR) if (TINY_BACKBONE_DIR / "model_index.json").is_file() else None
+        return self.backbone
+
+    def _load_backbone(self) -> dict:
+        import torch
+
+        from .configs import build_tiny_components
+        from .pipeline import load_wan_components
+
+        src = self._backbone_dir()
+        if src is None:
+            warnings.warn("exo2egosyn: no shipped tiny backbone at exo2egosyn/checkpoints/tiny-wan/; using freshly "
+                          "initialized (untrained) tiny WAN components - outputs are noise-like", stacklevel=3)
+            comps = build_tiny_components(seed=0)
+            if self.torch_dtype != torch.float32:
+                for k in ("transformer", "vae", "text_encoder"):
+                    comps[k].to(dtype=self.torch_dtype)
+            return comps
+        vae_dtype = torch.float32 if not self.is_tiny else self.torch_dtype
+        return load_wan_components(src, torch_dtype=self.torch_dtype, vae_dtype=vae_dtype,
+                                   text_encoder_dtype=self.torch_dtype)
+
+    def _place(self, pipe):
+        pipe.set_progress_bar_config(disable=True)
+        if self.offload == "model":
+            pipe.enable_model_cpu_offload(device=self.device)
+        elif self.offload == "sequential":
+            pipe.enable_sequential_cpu_offload(device=self.device)
+        else:
+            pipe.to(self.device)
+        return pipe
+
+    def _safetensors_used(self) -> list:
+        files = []
+        for root in (self.checkpoint, str(TINY_BACKBONE_DIR) if self._backbone_dir() and self.is_tiny else None):
+            if root:
+                files += [str(p) for p in Path(root).rglob("*.safetensors")]
+        return files
+
+    def checkpoint_sha256(self):
+        if self._sha is None:
+            self._sha = sha256_of_files(self._safetensors_used())
+        return self._sha
+
+    def config(self) -> dict:
+        return {
+            "backbone": self.backbone,
+            "backbone_dir": self._backbone_dir(),
+            "checkpoint": self.checkpoint,
+            "trained": self.checkpoint is not None,
+            "num_inference_steps": self.num_inference_steps,
+            "guidance_scale": self.guidance_scale,
+            "negative_prompt": self.negative_prompt,
+            "max_sequence_length": self.max_sequence_length,
+            "max_area": self.max_area,
+            "device": self.device,
+            "dtype": str(self.torch_dtype).replace("torch.", ""),
+            "offload": self.offload,
+        }
+
+    # -- sizes and conversions
+    def _sizes(self, pipe, inputs: ExoEgoInputs):
+        mult = pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
+        h, w = working_size(inputs.ego_height, inputs.ego_width, mult, self.max_area)
+        tf = pipe.vae_scale_factor_temporal
+        n = ((max(inputs.num_frames, 1) - 1 + tf - 1) // tf) * tf + 1  # smallest tf k + 1 >= T
+        return h, w, n
+
+    def _to_output(self, frames: np.ndarray, inputs: ExoEgoInputs) -> np.ndarray:
+        """float [0, 1] (T', h, w, 3) -> uint8 (T, H, W, 3) at the clip's ego resolution."""
+        video = np.clip(np.round(frames[: inputs.num_frames] * 255.0), 0, 255).astype(np.uint8)
+        return _resize_video(video, inputs.ego_height, inputs.ego_width)
+
+    def _seeded(self, seed: int):
+        import torch
+
+        return torch.Generator(device="cpu").manual_seed(int(seed))
+
+
+class Exo2EgoSynGenerator(_WanBackedGenerator):
+    """Exo2EgoSyn (WAN 2.2 TI2V + EgoExo-Align + MultiExoCon + PoseInj); flags select the ablations."""
+
+    def __init__(self, backbone="tiny", checkpoint=None, use_align=True, use_multiexocon=True, use_poseinj=True,
+                 num_inference_steps=None, guidance_scale=None, device="auto", dtype=None, negative_prompt="",
+                 max_sequence_length=None, max_area=None, offload=None, module_seed=0):
+        self.use_align = bool(use_align)
+        self.use_multiexocon = bool(use_multiexocon)
+        self.use_poseinj = bool(use_poseinj)
+        self.module_seed = module_seed
+        super().__init__(backbone, checkpoint, num_inference_steps, guidance_scale, device, dtype, negative_prompt,
+                         max_sequence_length, max_area, offload)
+
+    def _default_checkpoint_name(self) -> str:
+        return method_name(self.use_align, self.use_multiexocon, self.use_poseinj)
+
+    @property
+    def pipeline(self):
+        if self._pipe is None:
+            self._pipe = self._place(self._build_pipeline())
+        return self._pipe
+
+    def _build_pipeline(self):
+        from .configs import build_modules
+        from .pipeline import Exo2EgoSynPipeline
+
+        ckpt = self.checkpoint
+        if ckpt is not None and os.path.isfile(os.path.join(ckpt, "model_index.json")):
+            pipe = Exo2EgoSynPipeline.from_pretrained(ckpt, torch_dtype=self.torch_dtype)
+            for name, on in (("align", self.use_align), ("multiexocon", self.use_multiexocon),
+                             ("poseinj", self.use_poseinj)):
+                if not on:
+                    pipe.register_modules(**{name: None})
+                elif getattr(pipe, name, None) is None:
+                    raise ValueError(f"checkpoint {ckpt} has no {name} but use_{name}=True")
+            return pipe
+        comps = self._load_backbone()
+        modules = build_modules(comps["transformer"].config, comps["vae"].config, self.use_align,
+                                self.use_multiexocon, self.use_poseinj, seed=self.module_seed)
+        for m in modules.values():
+            if m is not None and m.dtype != self.torch_dtype:
+                m.to(dtype=self.torch_dtype)
+        pipe = Exo2EgoSynPipeline(**comps, **modules)
+        if ckpt is None:
+            warnings.warn(f"exo2egosyn: no checkpoint for {self._default_checkpoint_name()!r} (looked in "
+                          f"{CHECKPOINT_ROOT}); using initial module weights (config 'trained': False)", stacklevel=3)
+        else:
+            pipe.load_adapters(ckpt, strict_modules=True)
+        return pipe
+
+    def config(self) -> dict:
+        cfg = super().config()
+        cfg.update(use_align=self.use_align, use_multiexocon=self.use_multiexocon, use_poseinj=self.use_poseinj,
+                   module_seed=self.module_seed)
+        return cfg
+
+    def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
+        import PIL.Image
+
+        from .pipeline import video_to_tensor
+
+        pipe = self.pipeline
+        h, w, n = self._sizes(pipe, inputs)
+        mult_exo = pipe.vae_scale_factor_spatial
+        He, We = inputs.exo_video.shape[2:4]
+        he, we = working_size(He, We, mult_exo, self.max_area)
+        exo = _resize_video(_pad_frames(inputs.exo_video, n, axis=1), he, we)  # (V, n, he, we, 3)
+        exo_K = cameras.scale_intrinsics(np.asarray(inputs.exo_K, dtype=np.float64), we / We, he / He)
+        exo_T = _pad_frames(inputs.exo_T_world_cam_per_frame(), n, axis=1)
+        ego_K = cameras.scale_intrinsics(np.asarray(inputs.ego_K, dtype=np.float64), w / inputs.ego_width,
+                                         h / inputs.ego_height)
+        ego_T = _pad_frames(np.asarray(inputs.ego_T_world_cam), n, axis=0)
+        image = None
+        if inputs.track == "first-frame" and inputs.ego_first_frame is not None:
+            image = PIL.Image.fromarray(_resize_video(inputs.ego_first_frame, h, w))
+        out = pipe(prompt=inputs.text or "", negative_prompt=self.negative_prompt or None,
+                   exo_video=video_to_tensor(exo)[None], exo_K=exo_K[None], exo_T_world_cam=exo_T[None],
+                   ego_K=ego_K[None], ego_T_world_cam=ego_T[None], image=image, height=h, width=w, num_frames=n,
+                   num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
+                   generator=self._seeded(seed), max_sequence_length=self.max_sequence_length, output_type="np")
+        return self._to_output(out.frames[0], inputs)
+
+
+class WanTI2VGenerator(_WanBackedGenerator):
+    """Vanilla WAN 2.2 TI2V conditioned on the text and the closest exo view's first frame (see module doc)."""
+
+    def _default_checkpoint_name(self) -> str:
+        return "wan2.2-ti2v"
+
+    @property
+    def pipeline(self):
+        if self._pipe is None:
+            from diffusers import WanImageToVideoPipeline
+
+            comps = self._load_backbone()
+            if self.checkpoint is not None:  # a fine-tuned baseline: full transformer and / or LoRA
+                from .pipeline import Exo2EgoSynPipeline
+
+                tmp = Exo2EgoSynPipeline(**comps).load_adapters(self.checkpoint)
+                comps["transformer"] = tmp.transformer
+            pipe = WanImageToVideoPipeline(**comps, expand_timesteps=True)
+            self._pipe = self._place(pipe)
+        return self._pipe
+
+    def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
+        import PIL.Image
+
+        pipe = self.pipeline
+        h, w, n = self._sizes(pipe, inputs)
+        if inputs.track == "first-frame" and inputs.ego_first_frame is not None:
+            frame = inputs.ego_first_frame
+        else:
+            frame = inputs.exo_video[closest_exo_view(inputs), 0]
+        image = PIL.Image.fromarray(_resize_video(frame, h, w))
+        prompt = inputs.text or ""
+        # diffusers' WAN prompt cleaning needs ftfy (optional); encode with our equivalent encode_prompt instead
+        if getattr(self, "_text_pipe", None) is None:
+            from .pipeline import Exo2EgoSynPipeline
+
+            self._text_pipe = Exo2EgoSynPipeline(tokenizer=pipe.tokenizer, text_encoder=pipe.text_encoder,
+                                                 vae=pipe.vae, scheduler=pipe.scheduler, transformer=pipe.transformer)
+        device = pipe._execution_device
+        pe, ne = self._text_pipe.encode_prompt(prompt, self.negative_prompt or None, self.guidance_scale > 1,
+                                   max_sequence_length=self.max_sequence_length, device=device)
+        out = pipe(image=image, prompt_embeds=pe, negative_prompt_embeds=ne, height=h, width=w, num_frames=n,
+                   num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
+                   generator=self._seeded(seed), output_type="np")
+        return self._to_output(out.frames[0], inputs)

@@ -1,0 +1,616 @@
+"""Exo2EgoSyn pipeline on diffusers' WAN 2.2 TI2V (``expand_timesteps`` image conditioning).
+
+The pipeline reads like ``WanImageToVideoPipeline`` with ``expand_timesteps=True``, plus one step:
+
+1. ``check_inputs``
+2. ``encode_prompt``                         (UMT5, as in WAN)
+3. ``scheduler.set_timesteps``
+4. ``prepare_latents``                       (Gaussian noise, drawn exactly as WAN draws it)
+5. ``prepare_conditions``                    (the Exo2EgoSyn part)
+     - first-frame condition latent: the true ego first frame (``image``, first-frame track), else
+       EgoExo-Align's prediction from the exo first-frame latents, else (no Align) the exo view closest to
+       the ego's viewing direction, resized to the ego resolution (what vanilla WAN would be given);
+     - ``injection``: MultiExoCon(exo video latents, exo rays) + PoseInj(ego rays in exo frames), shape
+       (B, inner, T', H', W'), added to ``transformer.patch_embedding``'s output by a forward hook
+       (:func:`patch_embedding_addition`), computed once per clip, not once per step.
+6. denoising loop: ``x = (1 - mask) * condition + mask * x`` with the first latent frame's tokens at
+   timestep 0 (WAN 2.2 TI2V), ``predict_noise`` = transformer + injection, optional text CFG.
+7. decode with the WAN VAE.
+
+With MultiExoCon and PoseInj freshly initialized (zero output projections) and the same first frame,
+the output equals vanilla ``WanImageToVideoPipeline(expand_timesteps=True)`` for the same seed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import PIL.Image
+import regex as re
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKLWan, WanTransformer3DModel
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline
+from diffusers.pipelines.wan.pipeline_output import WanPipelineOutput
+from diffusers.utils import is_ftfy_available, logging
+from diffusers.utils.torch_utils import get_module_execution_device, randn_tensor
+from diffusers.video_processor import VideoProcessor
+
+from . import geometry
+from .align import EgoExoAlign, closest_view
+from .multiexocon import MultiExoCon
+from .poseinj import PoseInj
+
+logger = logging.get_logger(__name__)
+
+if is_ftfy_available():
+    import ftfy
+
+
+def prompt_clean(text: str) -> str:
+    """WAN's prompt cleaning (ftfy when installed, html unescape, whitespace)."""
+    if is_ftfy_available():
+        text = ftfy.fix_text(text)
+    text = html.unescape(html.unescape(text)).strip()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@contextlib.contextmanager
+def patch_embedding_addition(transformer, injection: torch.Tensor | None):
+    """While active, ``transformer.patch_embedding(x)`` returns ``patch_embedding(x) + injection``.
+
+    ``injection``: (B, inner, T', H', W'), the shape of the patch embedding's output (before WAN flattens
+    it into tokens). Equivalent to widening ``patch_embedding`` with extra zero-initialized input channels,
+    without touching the pretrained module (its weights, config and LoRA stay WAN's).
+    """
+    if injection is None:
+        yield
+        return
+
+    def hook(module, args, output):
+        return output + injection.to(device=output.device, dtype=output.dtype)
+
+    handle = transformer.patch_embedding.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@dataclass
+class Exo2EgoSynConditions:
+    """What ``prepare_conditions`` returns (all on the execution device).
+
+    condition (B, C, 1, h, w) first-frame latent; first_frame_mask (1, 1, T', h, w) (0 on latent frame 0);
+    injection (B, inner, T', H', W') or None; base_view (B,) closest exo view or None;
+    exo_latents (B, V, C, T', hx, wx) or None; first_frame_source: "image" | "latent" | "align" | "closest-exo".
+    """
+
+    condition: torch.Tensor
+    first_frame_mask: torch.Tensor
+    injection: torch.Tensor | None = None
+    base_view: torch.Tensor | None = None
+    exo_latents: torch.Tensor | None = None
+    first_frame_source: str = "image"
+
+
+def video_to_tensor(video: np.ndarray) -> torch.Tensor:
+    """uint8 (..., T, H, W, 3) -> float32 (..., 3, T, H, W) in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(video)).float().div(127.5).sub(1.0)
+    return x.movedim(-1, -4)
+
+
+def load_wan_components(path, torch_dtype=torch.bfloat16, vae_dtype=torch.float32, text_encoder_dtype=None,
+                        **load_kwargs) -> dict:
+    """WAN components from a diffusers-format folder (or hub id): transformer, vae, text_encoder, tokenizer,
+    scheduler - the layout of ``Wan-AI/Wan2.2-TI2V-5B-Diffusers`` and of the shipped tiny backbone."""
+    import json
+
+    import diffusers
+    from transformers import AutoTokenizer, UMT5EncoderModel
+
+    transformer = WanTransformer3DModel.from_pretrained(path, subfolder="transformer", torch_dtype=torch_dtype,
+                                                        **load_kwargs)
+    vae = AutoencoderKLWan.from_pretrained(path, subfolder="vae", torch_dtype=vae_dtype, **load_kwargs)
+    text_encoder = UMT5EncoderModel.from_pretrained(path, subfolder="text_encoder",
+                                                    torch_dtype=text_encoder_dtype or torch_dtype, **load_kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(path, subfolder="tokenizer", **load_kwargs)
+    scheduler_cls = diffusers.UniPCMultistepScheduler
+    local_cfg = os.path.join(str(path), "scheduler", "scheduler_config.json")
+    if os.path.isfile(local_cfg):
+        with open(local_cfg) as f:
+            scheduler_cls = getattr(diffusers, json.load(f).get("_class_name", "UniPCMultistepScheduler"))
+    scheduler = scheduler_cls.from_pretrained(path, subfolder="scheduler", **load_kwargs)
+    return dict(transformer=transformer.eval(), vae=vae.eval(), text_encoder=text_encoder.eval(), tokenizer=tokenizer,
+                scheduler=scheduler)
+
+
+class Exo2EgoSynPipeline(DiffusionPipeline):
+    r"""Exocentric-to-egocentric video synthesis on WAN 2.2 TI2V.
+
+    Components: ``tokenizer``, ``text_encoder`` (UMT5), ``vae`` (``AutoencoderKLWan``), ``scheduler``,
+    ``transformer`` (``WanTransformer3DModel``), and the optional modules ``align`` (:class:`EgoExoAlign`),
+    ``multiexocon`` (:class:`MultiExoCon`), ``poseinj`` (:class:`PoseInj`); ``None`` disables a module.
+    """
+
+    model_cpu_offload_seq = "text_encoder->align->multiexocon->poseinj->transformer->vae"
+    _optional_components = ["align", "multiexocon", "poseinj"]
+    _callback_tensor_inputs = ["latents", "prompt_embeds", "negative_prompt_embeds"]
+
+    def __init__(
+        self,
+        tokenizer,
+        text_encoder,
+        vae: AutoencoderKLWan,
+        scheduler,
+        transformer: WanTransformer3DModel,
+        align: EgoExoAlign | None = None,
+        multiexocon: MultiExoCon | None = None,
+        poseinj: PoseInj | None = None,
+    ):
+        super().__init__()
+        self.register_modules(
+            tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer,
+            align=align, multiexocon=multiexocon, poseinj=poseinj,
+        )
+        self.vae_scale_factor_temporal = self.vae.config.scale_factor_temporal if getattr(self, "vae", None) else 4
+        self.vae_scale_factor_spatial = self.vae.config.scale_factor_spatial if getattr(self, "vae", None) else 8
+        self.video_processor = VideoProcessor(vae_scale_factor=self.vae_scale_factor_spatial)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_wan(cls, wan_pipe, use_align: bool = True, use_multiexocon: bool = True, use_poseinj: bool = True,
+                 module_scale: str = "auto", seed: int | None = 0, module_overrides: dict | None = None,
+                 scheduler=None):
+        """Wrap the components of a WAN pipeline (e.g. ``WanImageToVideoPipeline``) with fresh modules."""
+        from .configs import build_modules
+
+        tr = wan_pipe.transformer
+        modules = build_modules(tr.config, wan_pipe.vae.config, use_align, use_multiexocon, use_poseinj,
+                                scale=module_scale, seed=seed, overrides=module_overrides)
+        for m in modules.values():
+            if m is not None:
+                m.to(device=tr.device, dtype=tr.dtype)
+        return cls(tokenizer=wan_pipe.tokenizer, text_encoder=wan_pipe.text_encoder, vae=wan_pipe.vae,
+                   scheduler=scheduler or wan_pipe.scheduler, transformer=tr, **modules)
+
+    @classmethod
+    def from_wan_pretrained(cls, pretrained_model_name_or_path, torch_dtype=torch.bfloat16,
+                            vae_dtype=torch.float32, text_encoder_dtype=None, device=None, offload: str | None = None,
+                            use_align: bool = True, use_multiexocon: bool = True, use_poseinj: bool = True,
+                            module_dtype=None, module_scale: str = "auto", **load_kwargs):
+        """Real weights: a local diffusers-format Wan2.2-TI2V-5B folder (or a hub id where there is a network).
+
+        ``torch_dtype`` for the transformer (bf16), ``vae_dtype`` (fp32 recommended), ``device`` ("cuda",
+        ...), ``offload``: None (move everything to ``device``), ``"model"`` (``enable_model_cpu_offload``)
+        or ``"sequential"`` (``enable_sequential_cpu_offload``, lowest memory, slowest).
+        """
+        from .configs import build_modules
+
+        comps = load_wan_components(pretrained_model_name_or_path, torch_dtype=torch_dtype, vae_dtype=vae_dtype,
+                                    text_encoder_dtype=text_encoder_dtype, **load_kwargs)
+        transformer, vae = comps["transformer"], comps["vae"]
+        modules = build_modules(transformer.config, vae.config, use_align, use_multiexocon, use_poseinj, scale=module_scale)
+        for m in modules.values():
+            if m is not None:
+                m.to(dtype=module_dtype or torch_dtype)
+        pipe = cls(**comps, **modules)
+        if offload == "model":
+            pipe.enable_model_cpu_offload(device=device)
+        elif offload == "sequential":
+            pipe.enable_sequential_cpu_offload(device=device)
+        elif offload is not None:
+            raise ValueError(f"offload must be None, 'model' or 'sequential', got {offload!r}")
+        elif device is not None:
+            pipe.to(device)
+        return pipe
+
+    # ------------------------------------------------------------------ adapters (modules + LoRA)
+    def save_adapters(self, folder: str) -> list:
+        """Write the trainable parts: ``align/``, ``multiexocon/``, ``poseinj/`` (safetensors + config) and the
+        transformer's LoRA (``transformer_lora/``) if it has one. Returns the files written."""
+        from .lora import save_lora
+
+        os.makedirs(folder, exist_ok=True)
+        for name in ("align", "multiexocon", "poseinj"):
+            module = getattr(self, name, None)
+            if module is not None:
+                module.save_pretrained(os.path.join(folder, name))
+        if getattr(self.transformer, "peft_config", None):
+            save_lora(self.transformer, os.path.join(folder, "transformer_lora"))
+        return sorted(os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs)
+
+    def load_adapters(self, folder: str, strict_modules: bool = False):
+        """Load what :meth:`save_adapters` wrote (and a full ``transformer/`` if the folder has one).
+
+        Modules present in the folder replace the pipeline's; with ``strict_modules``, a module enabled in
+        the pipeline but absent from the folder is an error.
+        """
+        from .lora import load_lora
+
+        classes = {"align": EgoExoAlign, "multiexocon": MultiExoCon, "poseinj": PoseInj}
+        dev = self.transformer.device
+        if os.path.isdir(os.path.join(folder, "transformer")):
+            dtype = self.transformer.dtype
+            self.register_modules(transformer=WanTransformer3DModel.from_pretrained(
+                os.path.join(folder, "transformer"), torch_dtype=dtype).to(dev))
+        for name, klass in classes.items():
+            sub = os.path.join(folder, name)
+            current = getattr(self, name, None)
+            if os.path.isdir(sub):
+                if current is None:
+                    continue  # disabled in this pipeline (an ablation reading a shared folder)
+                dtype = current.dtype
+                self.register_modules(**{name: klass.from_pretrained(sub).to(device=dev, dtype=dtype)})
+            elif current is not None and strict_modules:
+                raise FileNotFoundError(f"{name} is enabled but {sub} does not exist")
+        if os.path.isdir(os.path.join(folder, "transformer_lora")):
+            load_lora(self.transformer, os.path.join(folder, "transformer_lora"))
+        return self
+
+    # ------------------------------------------------------------------ 1. inputs
+    def check_inputs(self, prompt, negative_prompt, image, first_frame_latent, exo_video, exo_K, exo_T_world_cam,
+                     ego_K, ego_T_world_cam, height, width, prompt_embeds=None, negative_prompt_embeds=None,
+                     callback_on_step_end_tensor_inputs=None):
+        p = self.transformer.config.patch_size
+        multiple = (self.vae_scale_factor_spatial * p[1], self.vae_scale_factor_spatial * p[2])
+        if height % multiple[0] or width % multiple[1]:
+            raise ValueError(f"height and width must be multiples of {multiple}, got {height}x{width}")
+        if image is not None and first_frame_latent is not None:
+            raise ValueError("pass either `image` or `first_frame_latent`, not both")
+        if prompt is not None and prompt_embeds is not None:
+            raise ValueError("pass either `prompt` or `prompt_embeds`, not both")
+        if prompt is None and prompt_embeds is None:
+            raise ValueError("provide `prompt` or `prompt_embeds`")
+        if negative_prompt is not None and negative_prompt_embeds is not None:
+            raise ValueError("pass either `negative_prompt` or `negative_prompt_embeds`, not both")
+        needs_exo = (self.multiexocon is not None or self.poseinj is not None
+                     or (image is None and first_frame_latent is None))
+        if needs_exo:
+            missing = [n for n, v in (("exo_video", exo_video), ("exo_K", exo_K),
+                                      ("exo_T_world_cam", exo_T_world_cam), ("ego_K", ego_K),
+                                      ("ego_T_world_cam", ego_T_world_cam)) if v is None]
+            if missing:
+                raise ValueError(f"these inputs are needed by the enabled modules / exo-only track: {missing}")
+        if callback_on_step_end_tensor_inputs is not None and not all(
+                k in self._callback_tensor_inputs for k in callback_on_step_end_tensor_inputs):
+            raise ValueError(f"callback_on_step_end_tensor_inputs must be among {self._callback_tensor_inputs}")
+
+    # ------------------------------------------------------------------ 2. prompt
+    def _get_t5_prompt_embeds(self, prompt, num_videos_per_prompt=1, max_sequence_length=512, device=None,
+                              dtype=None):
+        device = device or self._execution_device
+        dtype = dtype or self.text_encoder.dtype
+        prompt = [prompt] if isinstance(prompt, str) else prompt
+        prompt = [prompt_clean(u) for u in prompt]
+        batch_size = len(prompt)
+        text_inputs = self.tokenizer(prompt, padding="max_length", max_length=max_sequence_length, truncation=True,
+                                     add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+        ids, mask = text_inputs.input_ids, text_inputs.attention_mask
+        seq_lens = mask.gt(0).sum(dim=1).long()
+        model_device = get_module_execution_device(self.text_encoder)
+        embeds = self.text_encoder(ids.to(model_device), mask.to(model_device)).last_hidden_state
+        embeds = embeds.to(dtype=dtype, device=device)
+        embeds = [u[:v] for u, v in zip(embeds, seq_lens)]
+        embeds = torch.stack([torch.cat([u, u.new_zeros(max_sequence_length - u.size(0), u.size(1))]) for u in embeds])
+        _, seq_len, _ = embeds.shape
+        embeds = embeds.repeat(1, num_videos_per_prompt, 1)
+        return embeds.view(batch_size * num_videos_per_prompt, seq_len, -1)
+
+    def encode_prompt(self, prompt, negative_prompt=None, do_classifier_free_guidance=True, num_videos_per_prompt=1,
+                      prompt_embeds=None, negative_prompt_embeds=None, max_sequence_length=512, device=None,
+                      dtype=None):
+        """Text embeddings (B, L, text_dim) for the prompt and, with guidance, the negative prompt (as WAN)."""
+        device = device or self._execution_device
+        prompt = [prompt] if isinstance(prompt, str) else prompt
+        batch_size = len(prompt) if prompt is not None else prompt_embeds.shape[0]
+        if prompt_embeds is None:
+            prompt_embeds = self._get_t5_prompt_embeds(prompt, num_videos_per_prompt, max_sequence_length, device,
+                                                       dtype)
+        if do_classifier_free_guidance and negative_prompt_embeds is None:
+            negative_prompt = negative_prompt or ""
+            negative_prompt = batch_size * [negative_prompt] if isinstance(negative_prompt, str) else negative_prompt
+            if batch_size != len(negative_prompt):
+                raise ValueError(f"negative_prompt has {len(negative_prompt)} entries for a batch of {batch_size}")
+            negative_prompt_embeds = self._get_t5_prompt_embeds(negative_prompt, num_videos_per_prompt,
+                                                                max_sequence_length, device, dtype)
+        return prompt_embeds, negative_prompt_embeds
+
+    # ------------------------------------------------------------------ 4. latents
+    def prepare_latents(self, batch_size, num_channels_latents, height, width, num_frames, dtype, device, generator,
+                        latents=None):
+        """Initial noise (B, C, T', h, w), drawn with ``randn_tensor`` exactly as WAN draws it."""
+        num_latent_frames = (num_frames - 1) // self.vae_scale_factor_temporal + 1
+        shape = (batch_size, num_channels_latents, num_latent_frames, height // self.vae_scale_factor_spatial,
+                 width // self.vae_scale_factor_spatial)
+        if isinstance(generator, list) and len(generator) != batch_size:
+            raise ValueError(f"got {len(generator)} generators for a batch of {batch_size}")
+        if latents is None:
+            return randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+        return latents.to(device=device, dtype=dtype)
+
+    def _latent_norm(self, device, dtype):
+        z = self.vae.config.z_dim
+        mean = torch.tensor(self.vae.config.latents_mean).view(1, z, 1, 1, 1).to(device, dtype)
+        inv_std = 1.0 / torch.tensor(self.vae.config.latents_std).view(1, z, 1, 1, 1).to(device, dtype)
+        return mean, inv_std
+
+    @torch.no_grad()
+    def encode_video(self, video: torch.Tensor, device=None, dtype=torch.float32) -> torch.Tensor:
+        """Normalized WAN latents ``(mode(E(x)) - mean) / std`` of videos (N, 3, T, H, W) in [-1, 1]."""
+        device = device or self._execution_device
+        video = video.to(device=get_module_execution_device(self.vae), dtype=self.vae.dtype)
+        z = self.vae.encode(video).latent_dist.mode().to(device=device, dtype=dtype)
+        mean, inv_std = self._latent_norm(device, dtype)
+        return (z - mean) * inv_std
+
+    # ------------------------------------------------------------------ 5. conditions
+    @staticmethod
+    def _as_batched_geometry(exo_K, exo_T_world_cam, ego_K, ego_T_world_cam, num_frames):
+        """float64 CPU tensors: exo_K (B, V, 3, 3), exo_T (B, V, T, 4, 4), ego_K (B, 3, 3), ego_T (B, T, 4, 4).
+
+        Batched-ness is read from ``ego_T_world_cam``: (T, 4, 4) means one clip, (B, T, 4, 4) a batch.
+        """
+        def t64(x):
+            return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x.detach().cpu(),
+                                   dtype=torch.float64)
+
+        exo_K, exo_T, ego_K, ego_T = map(t64, (exo_K, exo_T_world_cam, ego_K, ego_T_world_cam))
+        if ego_T.ndim == 3:
+            exo_K, exo_T, ego_K, ego_T = exo_K[None], exo_T[None], ego_K[None], ego_T[None]
+        B, T = ego_T.shape[:2]
+        if exo_T.ndim == 4:  # static exo cameras
+            exo_T = exo_T[:, :, None].expand(B, exo_T.shape[1], T, 4, 4)
+        if T != num_frames:
+            raise ValueError(f"ego_T_world_cam has {T} frames, expected num_frames={num_frames}")
+        return exo_K, exo_T, ego_K, ego_T
+
+    def prepare_conditions(self, batch_size, height, width, num_frames, device, image=None, first_frame_latent=None,
+                           exo_video=None, exo_K=None, exo_T_world_cam=None, ego_K=None, ego_T_world_cam=None,
+                           view_mask=None, ego_image_size=None) -> Exo2EgoSynConditions:
+        """First-frame condition latent, first-frame mask and the additive token injection (see module doc)."""
+        dtype = torch.float32
+        tf = self.vae_scale_factor_temporal
+        s = self.vae_scale_factor_spatial
+        num_latent_frames = (num_frames - 1) // tf + 1
+        h, w = height // s, width // s
+        first_frame_mask = torch.ones(1, 1, num_latent_frames, h, w, dtype=dtype, device=device)
+        first_frame_mask[:, :, 0] = 0
+
+        use_align = self.align is not None and image is None and first_frame_latent is None
+        needs_geometry = use_align or self.multiexocon is not None or self.poseinj is not None or (
+            image is None and first_frame_latent is None)
+        exo = rays_exo = base_view = view_mask_d = T_ego_exo0 = None
+        if needs_geometry:
+            if isinstance(exo_video, np.ndarray):
+                exo_video = video_to_tensor(exo_video)
+            if exo_video.ndim == 5:
+                exo_video = exo_video[None]
+            exo_video = exo_video.to(device=device, dtype=torch.float32)  # (B, V, 3, T, He, We)
+            B, V = exo_video.shape[:2]
+            He, We = exo_video.shape[-2:]
+            exo_K64, exo_T64, ego_K64, ego_T64 = self._as_batched_geometry(exo_K, exo_T_world_cam, ego_K,
+                                                                           ego_T_world_cam, num_frames)
+            view_mask_d = (torch.ones(B, V, dtype=torch.bool) if view_mask is None
+                           else torch.as_tensor(view_mask, dtype=torch.bool).reshape(B, V)).to(device)
+            T_ego_exo0 = geometry.relative_pose(ego_T64[:, None, 0], exo_T64[:, :, 0])  # (B, V, 4, 4)
+            base_view = closest_view(T_ego_exo0, view_mask_d.cpu()).to(device)
+            ego_size = tuple(ego_image_size) if ego_image_size is not None else (height, width)
+            hx, wx = He // s, We // s
+
+        # exo latents: whole videos for MultiExoCon; only the first frame(s) when Align alone needs them
+        # (WAN's VAE is causal: latent frame k depends on frames <= 4k only, so this is the same latent).
+        exo_latents = None
+        if self.multiexocon is not None or use_align:
+            n_lat = num_latent_frames if self.multiexocon is not None else min(self.align.config.num_exo_frames,
+                                                                               num_latent_frames)
+            n_frames = (n_lat - 1) * tf + 1
+            clips = exo_video[:, :, :, :n_frames].flatten(0, 1)  # (B V, 3, n, He, We)
+            exo_latents = self.encode_video(clips, device=device).unflatten(0, (B, V))
+            hx, wx = exo_latents.shape[-2:]
+            rays_exo = geometry.exo_rays_in_ego_frame(exo_K64, exo_T64[:, :, :n_frames], ego_T64[:, :n_frames], hx,
+                                                      wx, image_size=(He, We))
+            rays_exo = geometry.pack_to_latent_frames(rays_exo, tf).to(device=device, dtype=dtype)
+
+        # first-frame condition latent
+        if first_frame_latent is not None:
+            condition, source = first_frame_latent.to(device=device, dtype=dtype), "latent"
+            if condition.ndim == 4:
+                condition = condition[:, :, None]
+            if condition.shape[0] == 1 and batch_size > 1:
+                condition = condition.repeat(batch_size, 1, 1, 1, 1)
+        elif image is not None:
+            image = self.video_processor.preprocess(image, height=height, width=width).to(device, dtype=dtype)
+            condition = self.encode_video(image.unsqueeze(2), device=device, dtype=dtype)
+            if condition.shape[0] == 1 and batch_size > 1:
+                condition = condition.repeat(batch_size, 1, 1, 1, 1)
+            source = "image"
+        elif use_align:
+            ego_rays0 = geometry.plucker_rays(ego_K64, torch.eye(4, dtype=torch.float64).expand(B, 4, 4), h, w,
+                                              image_size=ego_size)  # (B, h, w, 6)
+            condition = self.align(exo_latents, rays_exo, ego_rays0.permute(0, 3, 1, 2).to(device, dtype),
+                                   view_mask=view_mask_d, base_view=base_view).to(dtype)
+            source = "align"
+        else:
+            frame0 = exo_video[torch.arange(B, device=device), base_view, :, 0]  # (B, 3, He, We)
+            frame0 = F.interpolate(frame0, size=(height, width), mode="bilinear", align_corners=False,
+                                   antialias=True).clamp(-1, 1)
+            condition = self.encode_video(frame0.unsqueeze(2), device=device, dtype=dtype)
+            source = "closest-exo"
+
+        injection = None
+        if self.multiexocon is not None:
+            injection = self.multiexocon(exo_latents, rays_exo, view_mask_d, ego_latent_size=(h, w))
+        if self.poseinj is not None:
+            rays_ego = geometry.ego_rays_in_exo_frames(ego_K64, ego_T64, exo_T64, h, w, image_size=ego_size)
+            rays_ego = geometry.pack_to_latent_frames(rays_ego, tf).to(device=device, dtype=dtype)
+            pose_tokens = self.poseinj(rays_ego, view_mask_d)
+            injection = pose_tokens if injection is None else injection + pose_tokens
+        if injection is not None and injection.shape[0] != batch_size:
+            injection = injection.expand(batch_size, *injection.shape[1:])
+        return Exo2EgoSynConditions(condition=condition, first_frame_mask=first_frame_mask, injection=injection,
+                                    base_view=base_view, exo_latents=exo_latents, first_frame_source=source)
+
+    # ------------------------------------------------------------------ 6. one denoising prediction
+    def predict_noise(self, latent_model_input, timestep, encoder_hidden_states, injection=None,
+                      attention_kwargs=None, cache_context: str = "cond"):
+        """Transformer forward with the Exo2EgoSyn token injection (the one place both are combined)."""
+        with self.transformer.cache_context(cache_context), patch_embedding_addition(self.transformer, injection):
+            return self.transformer(hidden_states=latent_model_input, timestep=timestep,
+                                    encoder_hidden_states=encoder_hidden_states, attention_kwargs=attention_kwargs,
+                                    return_dict=False)[0]
+
+    @property
+    def guidance_scale(self):
+        return self._guidance_scale
+
+    @property
+    def do_classifier_free_guidance(self):
+        return self._guidance_scale > 1
+
+    @property
+    def num_timesteps(self):
+        return self._num_timesteps
+
+    @property
+    def current_timestep(self):
+        return self._current_timestep
+
+    @property
+    def interrupt(self):
+        return self._interrupt
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str] | None = None,
+        negative_prompt: str | list[str] | None = None,
+        exo_video=None,
+        exo_K=None,
+        exo_T_world_cam=None,
+        ego_K=None,
+        ego_T_world_cam=None,
+        view_mask=None,
+        image=None,
+        first_frame_latent: torch.Tensor | None = None,
+        height: int = 704,
+        width: int = 1280,
+        num_frames: int = 121,
+        num_inference_steps: int = 50,
+        guidance_scale: float = 5.0,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        prompt_embeds: torch.Tensor | None = None,
+        negative_prompt_embeds: torch.Tensor | None = None,
+        output_type: str = "np",
+        return_dict: bool = True,
+        attention_kwargs: dict[str, Any] | None = None,
+        callback_on_step_end: Callable | None = None,
+        callback_on_step_end_tensor_inputs: list[str] = ["latents"],
+        max_sequence_length: int = 512,
+        ego_image_size: tuple | None = None,
+    ):
+        r"""Generate ego videos.
+
+        Args:
+            exo_video: float (B, V, 3, T, He, We) in [-1, 1] (or uint8 numpy (V, T, He, We, 3)); T = num_frames.
+            exo_K: (B, V, 3, 3) in exo pixels. exo_T_world_cam: (B, V, 4, 4) or (B, V, T, 4, 4), camera-to-world.
+            ego_K: (B, 3, 3) in pixels of ``ego_image_size`` (default (height, width)).
+            ego_T_world_cam: (B, T, 4, 4). Unbatched (no B) inputs are accepted for one clip.
+            view_mask: (B, V) bool, False for missing views.
+            image: the true ego first frame (first-frame track); otherwise Align (or the closest exo view).
+            first_frame_latent: a precomputed normalized first-frame latent (B, C, 1, h, w) instead of ``image``.
+            Other arguments as in ``WanImageToVideoPipeline`` (``expand_timesteps=True``).
+        Returns:
+            ``WanPipelineOutput(frames=...)``: (B, T, H, W, 3) floats in [0, 1] for ``output_type="np"``.
+        """
+        self.check_inputs(prompt, negative_prompt, image, first_frame_latent, exo_video, exo_K, exo_T_world_cam,
+                          ego_K, ego_T_world_cam, height, width, prompt_embeds, negative_prompt_embeds,
+                          callback_on_step_end_tensor_inputs)
+        if num_frames % self.vae_scale_factor_temporal != 1:
+            raise ValueError(f"num_frames must be {self.vae_scale_factor_temporal}k + 1, got {num_frames}")
+
+        self._guidance_scale = guidance_scale
+        self._attention_kwargs = attention_kwargs
+        self._current_timestep = None
+        self._interrupt = False
+        device = self._execution_device
+
+        # 2. prompt
+        if prompt is not None:
+            batch_size = 1 if isinstance(prompt, str) else len(prompt)
+        else:
+            batch_size = prompt_embeds.shape[0]
+        prompt_embeds, negative_prompt_embeds = self.encode_prompt(
+            prompt=prompt, negative_prompt=negative_prompt, do_classifier_free_guidance=self.do_classifier_free_guidance,
+            prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_prompt_embeds,
+            max_sequence_length=max_sequence_length, device=device)
+        transformer_dtype = self.transformer.dtype
+        prompt_embeds = prompt_embeds.to(transformer_dtype)
+        if negative_prompt_embeds is not None:
+            negative_prompt_embeds = negative_prompt_embeds.to(transformer_dtype)
+
+        # 3. timesteps
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        timesteps = self.scheduler.timesteps
+
+        # 4. noise (drawn before anything else touches the generator: same noise as vanilla WAN)
+        latents = self.prepare_latents(batch_size, self.vae.config.z_dim, height, width, num_frames, torch.float32,
+                                       device, generator, latents)
+
+        # 5. conditions
+        cond = self.prepare_conditions(batch_size, height, width, num_frames, device, image=image,
+                                       first_frame_latent=first_frame_latent, exo_video=exo_video, exo_K=exo_K,
+                                       exo_T_world_cam=exo_T_world_cam, ego_K=ego_K, ego_T_world_cam=ego_T_world_cam,
+                                       view_mask=view_mask, ego_image_size=ego_image_size)
+        condition, mask = cond.condition, cond.first_frame_mask
+        injection = None if cond.injection is None else cond.injection.to(transformer_dtype)
+        _, ph, pw = self.transformer.config.patch_size
+
+        # 6. denoising loop
+        num_warmup_steps = len(timesteps) - num_inference_steps * self.scheduler.order
+        self._num_timesteps = len(timesteps)
+        with self.progress_bar(total=num_inference_steps) as progress_bar:
+            for i, t in enumerate(timesteps):
+                if self.interrupt:
+                    continue
+                self._current_timestep = t
+                latent_model_input = ((1 - mask) * condition + mask * latents).to(transformer_dtype)
+                # per-token timesteps (B, seq_len): 0 on the clean first latent frame
+                timestep = (mask[0][0][:, ::ph, ::pw] * t).flatten().unsqueeze(0).expand(latents.shape[0], -1)
+                noise_pred = self.predict_noise(latent_model_input, timestep, prompt_embeds, injection,
+                                                attention_kwargs, "cond")
+                if self.do_classifier_free_guidance:
+                    noise_uncond = self.predict_noise(latent_model_input, timestep, negative_prompt_embeds, injection,
+                                                      attention_kwargs, "uncond")
+                    noise_pred = noise_uncond + guidance_scale * (noise_pred - noise_uncond)
+                latents = self.scheduler.step(noise_pred, t, latents, return_dict=False)[0]
+
+                if callback_on_step_end is not None:
+                    callback_kwargs = {k: locals()[k] for k in callback_on_step_end_tensor_inputs}
+                    callback_outputs = callback_on_step_end(self, i, t, callback_kwargs)
+                    latents = callback_outputs.pop("latents", latents)
+                    prompt_embeds = callback_outputs.pop("prompt_embeds", prompt_embeds)
+                    negative_prompt_embeds = callback_outputs.pop("negative_prompt_embeds", negative_prompt_embeds)
+                if i == len(timesteps) - 1 or ((i + 1) > num_warmup_steps and (i + 1) % self.scheduler.order == 0):
+                    progress_bar.update()
+        self._current_timestep = None
+        latents = (1 - mask) * condition + mask * latents
+
+        # 7. decode
+        if output_type != "latent":
+            latents = latents.to(device=get_module_execution_device(self.vae), dtype=self.vae.dtype)
+            mean, inv_std = self._latent_norm(latents.device, latents.dtype)
+            video = self.vae.decode(latents / inv_std + mean, return_dict=False)[0]
+            video = self.video_processor.postprocess_video(video, output_type=output_type)
+        else:
+            video = latents
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (video,)
+        return WanPipelineOutput(frames=video)

@@ -1,0 +1,129 @@
+"""MetricSuite: per-clip table, summaries with bootstrap intervals, per-category numbers, recorded settings."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.metrics import MetricComputationError, MetricSuite, bootstrap_ci, summarize
+from benchmark.metrics.bootstrap import bootstrap_means
+from benchmark.results import read_per_clip, write_csv_atomic
+
+CATEGORIES = ["Bike", "Bike", "CPR", "Covid", "CPR"]
+
+
+@pytest.fixture
+def scored_suite(make_clip, perturb):
+    suite = MetricSuite(("psnr", "ssim"))
+    for i, category in enumerate(CATEGORIES):
+        target = make_clip(i, (3, 20, 24, 3))
+        suite.update(f"{i:04d}", category, perturb(target, 100 + i, amplitude=10 + 10 * i), target)
+    return suite
+
+
+def test_bootstrap_interval_contains_the_mean_and_is_deterministic():
+    values = np.random.default_rng(0).normal(20.0, 3.0, size=40)
+    low, high = bootstrap_ci(values, n_boot=1000, seed=3)
+    assert low < values.mean() < high
+    assert (low, high) == bootstrap_ci(values, n_boot=1000, seed=3)
+    assert (low, high) != bootstrap_ci(values, n_boot=1000, seed=4)
+
+
+def test_bootstrap_resamples_clips_jointly_across_metrics():
+    a = np.arange(10.0)
+    assert np.allclose(bootstrap_means(2 * a + 1, n_boot=200, seed=0), 2 * bootstrap_means(a, n_boot=200, seed=0) + 1)
+
+
+def test_one_clip_gives_a_degenerate_interval():
+    assert bootstrap_ci([12.5], n_boot=100, seed=0) == (12.5, 12.5)
+
+
+def test_per_clip_table_has_ids_category_and_one_column_per_metric(scored_suite):
+    df = scored_suite.per_clip()
+    assert list(df.columns) == ["clip_id", "category", "psnr", "ssim"]
+    assert list(df["clip_id"]) == ["0000", "0001", "0002", "0003", "0004"]
+    assert df["psnr"].is_monotonic_decreasing  # more noise, lower PSNR
+
+
+def test_summary_gives_mean_interval_direction_and_count(scored_suite):
+    summary = scored_suite.summary(n_boot=500, seed=0)
+    df = scored_suite.per_clip()
+    for name, higher in (("psnr", True), ("ssim", True)):
+        entry = summary["metrics"][name]
+        assert entry["mean"] == pytest.approx(df[name].mean())
+        assert entry["ci95"][0] <= entry["mean"] <= entry["ci95"][1]
+        assert entry["higher_is_better"] is higher and entry["n"] == 5
+    assert summary["metrics"]["psnr"]["mean"] == pytest.approx(float(scored_suite.metrics["psnr"].compute()))
+    assert summary["bootstrap"] == {"n_boot": 500, "seed": 0, "alpha": 0.05, "method": "percentile", "unit": "clip"}
+
+
+def test_per_category_numbers_use_only_that_category(scored_suite):
+    per_category = scored_suite.summary(n_boot=200, seed=0)["per_category"]
+    df = scored_suite.per_clip()
+    assert sorted(per_category) == ["Bike", "CPR", "Covid"]
+    for category, rows in df.groupby("category"):
+        for name in ("psnr", "ssim"):
+            entry = per_category[category][name]
+            assert entry["n"] == len(rows)
+            assert entry["mean"] == pytest.approx(rows[name].mean())
+            assert entry["ci95"][0] <= entry["mean"] <= entry["ci95"][1]
+
+
+def test_summary_recomputed_from_per_clip_csv_equals_the_live_summary(scored_suite, tmp_path):
+    path = write_csv_atomic(tmp_path / "per_clip.csv", scored_suite.per_clip())
+    reread = read_per_clip(path)
+    assert list(reread["clip_id"]) == list(scored_suite.per_clip()["clip_id"])  # "0000" stays a string
+    assert summarize(reread, ["psnr", "ssim"], n_boot=300, seed=5) == scored_suite.summary(n_boot=300, seed=5)
+
+
+def test_summarize_reports_unavailable_metrics_with_their_reason():
+    df = pd.DataFrame({"clip_id": ["a", "b"], "category": ["x", "x"], "psnr": [20.0, 22.0]})
+    summary = summarize(df, ["psnr", "lpips", "ssim"], n_boot=50, unavailable={"lpips": "no AlexNet file"})
+    assert summary["metrics"]["lpips"] == {"unavailable": "no AlexNet file"}
+    assert "not in the per-clip table" in summary["metrics"]["ssim"]["unavailable"]
+    assert summary["metrics"]["psnr"]["mean"] == 21.0
+
+
+def test_update_names_the_clip_on_a_shape_or_dtype_mismatch(make_clip):
+    suite = MetricSuite(("psnr",))
+    with pytest.raises(ValueError, match="clip 'bad-1'.*shapes differ"):
+        suite.update("bad-1", "x", make_clip(0, (2, 16, 16, 3)), make_clip(0, (2, 16, 18, 3)))
+    with pytest.raises(ValueError, match="clip 'bad-2'.*uint8"):
+        suite.update("bad-2", "x", make_clip(0, (2, 16, 16, 3)).astype(np.float32), make_clip(0, (2, 16, 16, 3)))
+
+
+def test_a_repeated_clip_id_is_refused(make_clip):
+    suite = MetricSuite(("psnr",))
+    clip = make_clip(0, (2, 16, 16, 3))
+    suite.update("same", "x", clip, clip)
+    with pytest.raises(ValueError, match="already scored"):
+        suite.update("same", "x", clip, clip)
+
+
+def test_a_metric_failing_on_a_clip_records_the_clip_in_no_metric(make_clip):
+    suite = MetricSuite(("psnr", "ssim"))
+    tiny = make_clip(0, (2, 5, 5, 3))  # smaller than SSIM's 11x11 window: PSNR succeeds, SSIM fails
+    with pytest.raises(MetricComputationError, match="clip 'tiny'.*ssim"):
+        suite.update("tiny", "x", tiny, tiny)
+    clip = make_clip(1, (2, 16, 16, 3))
+    suite.update("ok", "x", clip, clip)
+    df = suite.per_clip()
+    assert list(df["clip_id"]) == ["ok"] and len(suite.metrics["psnr"].per_clip_scores()) == 1
+
+
+def test_settings_record_everything_that_changes_a_number(scored_suite):
+    settings = scored_suite.settings()
+    assert settings["colour_space"] == "RGB"
+    assert settings["value_range"] == "[0, 1] = uint8 / 255"
+    assert settings["frames_scored"] == "all"
+    assert settings["resolution_scored"] == [[20, 24]]
+    assert settings["num_frames_observed"] == [3]
+    assert settings["crop"] == "none" and settings["resize"] == "none"
+    assert settings["psnr"]["data_range"] == 1.0 and "100 dB" in settings["psnr"]["inf_rule"]
+    assert {k: settings["ssim"][k] for k in ("kernel_size", "sigma", "k1", "k2", "data_range")} == {
+        "kernel_size": 11, "sigma": 1.5, "k1": 0.01, "k2": 0.03, "data_range": 1.0}
+    assert settings["versions"]["torchmetrics"]
+
+
+def test_unknown_metric_names_are_refused():
+    with pytest.raises(ValueError, match="unknown metric"):
+        MetricSuite(("psnr", "fid"))
