@@ -63,6 +63,19 @@ def write_video(path, frames: np.ndarray, fps: float = 30.0) -> Path:
     return path
 
 
+def _frame_to_rgb(frame) -> np.ndarray:
+    """uint8 (H, W, 3) RGB of a decoded frame.
+
+    ``libx264rgb`` decodes to planar ``gbrp``; recent PyAV returns it as (H, W, 3) RGB without going
+    through swscale (about 20x faster, exactly the same values). Anything else is converted to rgb24.
+    """
+    if frame.format.name == "gbrp":
+        arr = frame.to_ndarray()
+        if arr.shape == (frame.height, frame.width, 3):
+            return arr
+    return frame.to_ndarray(format="rgb24")
+
+
 def read_video(path, expected_frames: int | None = None, expected_size: tuple | None = None) -> np.ndarray:
     """Decode all frames of ``path`` as uint8 RGB (T, H, W, 3).
 
@@ -77,7 +90,7 @@ def read_video(path, expected_frames: int | None = None, expected_size: tuple | 
         raise VideoReadError(f"{path}: video file not found")
     try:
         with av.open(str(path)) as container:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+            frames = [_frame_to_rgb(f) for f in container.decode(video=0)]
     except (av.error.FFmpegError, ValueError, IndexError) as exc:
         raise VideoReadError(f"{path}: cannot decode video ({exc.__class__.__name__}: {exc})") from exc
     if not frames:

@@ -76,7 +76,7 @@ def module_configs(transformer_config, vae_config, scale: str = "auto") -> dict:
                       num_exo_frames=1, resample="bilinear"),
         "multiexocon": dict(latent_channels=z_dim, inner_dim=inner, hidden_dim=256 if real else 64, patch_size=patch,
                             pose_channels=pose_channels, num_res_blocks=2 if real else 1, pooling="attention",
-                            resample="bilinear"),
+                            resample="bilinear", res_kernel_size=(3, 3, 3) if real else (1, 3, 3)),
         "poseinj": dict(inner_dim=inner, hidden_dim=128 if real else 32, patch_size=patch,
                         pose_channels=pose_channels),
     }
@@ -123,7 +123,7 @@ def build_modules(transformer_config, vae_config, use_align=True, use_multiexoco
         for i, name in enumerate(("align", "multiexocon", "poseinj")):
             if seed is not None:
                 torch.manual_seed(seed + 100 + i)
-            out[name] = classes[name](**cfgs[name]) if flags[name] else None
+            out[name] = classes[name](**cfgs[name]).eval() if flags[name] else None
     finally:
         torch.random.set_rng_state(cpu_rng)
     return out

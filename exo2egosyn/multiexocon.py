@@ -11,10 +11,10 @@ transformer's patch size, ``inner`` its width)::
 
 Equation, per latent position ``x`` of the ego grid::
 
-    f_v(x) = E([ R(z_v) ; R(P_v) ])(x)                  shared per-view encoder (3D convs), R = resample
+    f_v(x) = SiLU(W_in [ R(z_v) ; R(P_v) ](x))          shared per-view pointwise encoder, R = resample
     a_v(x) = softmax_{v : mask_v} ( w . f_v(x) )        attention pooling over views ("mean": a_v = 1/|mask|)
-    c(x)   = sum_v a_v(x) f_v(x)
-    out    = W_0 * c                                     Conv3d with the patch kernel/stride, W_0 = 0 at init
+    c      = Res_N( sum_v a_v f_v )                      N residual 3D conv blocks, after pooling (cost independent of V)
+    out    = W_0 * SiLU(GN(c))                           Conv3d with the patch kernel/stride, W_0 = 0 at init
 
 ``W_0 * c`` added to ``patch_embedding(z)`` is exactly a ``patch_embedding`` widened by D input channels whose
 new weights start at zero (Wan I2V's channel-concat conditioning), computed once per clip instead of once
@@ -69,10 +69,10 @@ def resample_to_grid(x: torch.Tensor, size: tuple, mode: str = "bilinear") -> to
 
 
 class _ResBlock3d(nn.Module):
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, kernel_size=(3, 3, 3)):
         super().__init__()
         self.norm = nn.GroupNorm(min(8, dim), dim)
-        self.conv = nn.Conv3d(dim, dim, kernel_size=3, padding=1)
+        self.conv = nn.Conv3d(dim, dim, kernel_size=tuple(kernel_size), padding=tuple(k // 2 for k in kernel_size))
 
     def forward(self, x):
         return x + self.conv(F.silu(self.norm(x)))
@@ -92,12 +92,13 @@ class MultiExoCon(ModelMixin, ConfigMixin):
         num_res_blocks: int = 1,
         pooling: str = "attention",
         resample: str = "bilinear",
+        res_kernel_size: tuple = (3, 3, 3),
     ):
         super().__init__()
         if pooling not in ("attention", "mean"):
             raise ValueError(f"pooling must be 'attention' or 'mean', got {pooling!r}")
-        self.conv_in = nn.Conv3d(latent_channels + pose_channels, hidden_dim, kernel_size=(1, 3, 3), padding=(0, 1, 1))
-        self.blocks = nn.ModuleList([_ResBlock3d(hidden_dim) for _ in range(num_res_blocks)])
+        self.conv_in = nn.Conv3d(latent_channels + pose_channels, hidden_dim, kernel_size=1)
+        self.blocks = nn.ModuleList([_ResBlock3d(hidden_dim, res_kernel_size) for _ in range(num_res_blocks)])
         self.norm_out = nn.GroupNorm(min(8, hidden_dim), hidden_dim)
         self.view_score = nn.Conv3d(hidden_dim, 1, kernel_size=1) if pooling == "attention" else None
         self.proj_out = nn.Conv3d(hidden_dim, inner_dim, kernel_size=tuple(patch_size), stride=tuple(patch_size))
@@ -116,11 +117,7 @@ class MultiExoCon(ModelMixin, ConfigMixin):
             raise ValueError("MultiExoCon needs at least one valid exo view per clip")
         x = torch.cat([exo_latents.to(dtype), exo_plucker.to(dtype)], dim=2)  # (B, V, C + P, T', hx, wx)
         x = resample_to_grid(x, (h, w), self.config.resample)
-        x = x.flatten(0, 1)  # (B V, C + P, T', h, w)
-        f = self.conv_in(x)
-        for block in self.blocks:
-            f = block(f)
-        f = F.silu(self.norm_out(f)).unflatten(0, (B, V))  # (B, V, D, T', h, w)
+        f = F.silu(self.conv_in(x.flatten(0, 1))).unflatten(0, (B, V))  # (B, V, D, T', h, w)
         m = view_mask.to(f.device)[:, :, None, None, None, None]
         if self.view_score is not None:
             score = self.view_score(f.flatten(0, 1)).unflatten(0, (B, V)).float()  # (B, V, 1, T', h, w)
@@ -128,5 +125,7 @@ class MultiExoCon(ModelMixin, ConfigMixin):
             weight = torch.softmax(score, dim=1).to(f.dtype)
         else:
             weight = m.to(f.dtype) / m.sum(dim=1, keepdim=True).to(f.dtype)
-        pooled = (weight * f.masked_fill(~m, 0.0)).sum(dim=1)  # (B, D, T', h, w)
-        return self.proj_out(pooled)
+        c = (weight * f.masked_fill(~m, 0.0)).sum(dim=1)  # (B, D, T', h, w)
+        for block in self.blocks:
+            c = block(c)
+        return self.proj_out(F.silu(self.norm_out(c)))

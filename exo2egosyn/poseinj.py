@@ -9,9 +9,10 @@ Shapes (B clips, V exo views, P = 6 * temporal_factor, T' latent frames, (h, w) 
 
 Equation::
 
-    e_v  = G(P_v)                        shared per-view ray encoder (1x3x3 convs + SiLU)
-    e    = sum_{v : mask_v} e_v / |mask|   masked mean over views (order- and count-invariant)
-    out  = W_0 * e                        Conv3d with the patch kernel/stride, W_0 = 0 at init
+    e_v  = SiLU(W_1 P_v)                    shared per-view pointwise ray encoder
+    e    = sum_{v : mask_v} e_v / |mask|     masked mean over views (order- and count-invariant)
+    out  = W_0 * SiLU(W_2 * e)               W_2: 1x3x3 conv (spatial context, after pooling: cost independent
+                                             of V); W_0: Conv3d with the patch kernel/stride, W_0 = 0 at init
 
 The rays are per video frame, not one pose per clip: a latent frame sees the 4 poses it covers (stacked
 on channels), so fast head turns inside the clip stay visible to the model (a reported weakness of
@@ -39,7 +40,7 @@ class PoseInj(ModelMixin, ConfigMixin):
         pose_channels: int = 24,
     ):
         super().__init__()
-        self.conv1 = nn.Conv3d(pose_channels, hidden_dim, kernel_size=(1, 3, 3), padding=(0, 1, 1))
+        self.conv1 = nn.Conv3d(pose_channels, hidden_dim, kernel_size=1)
         self.conv2 = nn.Conv3d(hidden_dim, hidden_dim, kernel_size=(1, 3, 3), padding=(0, 1, 1))
         self.proj_out = nn.Conv3d(hidden_dim, inner_dim, kernel_size=tuple(patch_size), stride=tuple(patch_size))
         nn.init.zeros_(self.proj_out.weight)  # zero-init: the backbone is unchanged until trained
@@ -53,7 +54,7 @@ class PoseInj(ModelMixin, ConfigMixin):
         if view_mask.device.type != "meta" and not bool(view_mask.any(dim=1).all()):
             raise ValueError("PoseInj needs at least one valid exo view per clip")
         x = ego_plucker.to(self.conv1.weight.dtype).flatten(0, 1)
-        e = F.silu(self.conv2(F.silu(self.conv1(x)))).unflatten(0, (B, V))  # (B, V, D, T', h, w)
+        e = F.silu(self.conv1(x)).unflatten(0, (B, V))  # (B, V, D, T', h, w)
         m = view_mask.to(e.device)[:, :, None, None, None, None].to(e.dtype)
         e = (e * m).sum(dim=1) / m.sum(dim=1)
-        return self.proj_out(e)
+        return self.proj_out(F.silu(self.conv2(e)))

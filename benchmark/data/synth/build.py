@@ -23,12 +23,11 @@ import numpy as np
 from benchmark.video_io import read_video, write_video
 
 from .. import hf_format as fmt
-from .render import DEFAULT_N_CLIPS, GENERATOR_VERSION, SynthConfig, render_clip, torch_threads
+from .render import DEFAULT_N_CLIPS, GENERATOR_VERSION, SynthConfig, render_clip
 from .scene import CATEGORIES, SPLIT_KEYS
 
 DATASET_NAME = "synth"
 PRETTY_NAME = "SynthEgoExo"
-_LAYOUT = {"data", "videos", "depth", fmt.CARD, fmt.MANIFEST}
 
 
 @contextlib.contextmanager
@@ -72,14 +71,15 @@ def _decode_exact(path) -> np.ndarray:
     return read_video(path)
 
 
-def _write_split(staging: Path, split: str, n: int, seed: int, config: SynthConfig, progress: bool) -> dict:
+def _write_split(staging: Path, split: str, n: int, seed: int, config: SynthConfig, progress: bool,
+                 threads: int | None) -> dict:
     """Render and write one split into ``staging``; returns its manifest entry (without sha256)."""
     from tqdm import tqdm
 
     rows, max_err = [], 0
     bar = tqdm(range(n), desc=f"SynthEgoExo {split}", unit="clip", disable=not progress, file=sys.stderr)
     for i in bar:
-        clip = render_clip(split, i, seed, config)
+        clip = render_clip(split, i, seed, config, threads=threads)
         paths = fmt.clip_paths(split, clip.clip_id, clip.exo_cam_ids)
         videos = [(paths["ego_video"], clip.ego_video)] + list(zip(paths["exo_videos"], clip.exo_video))
         for rel, frames in videos:
@@ -126,14 +126,15 @@ def _finish_manifest(root: Path, manifest: dict):
 
 def build_synth(out_dir, *, splits=("train", "val", "test"), seed: int = 0, n_clips: dict | None = None,
                 progress: bool = True, num_frames: int = 17, fps: float = 8.0, ego_size=(64, 64),
-                exo_size=(64, 96), clips_per_scene: int = 4, threads: int | None = None) -> Path:
+                exo_size=(64, 96), clips_per_scene: int = 4, threads: int | None = 1) -> Path:
     """Render SynthEgoExo ``splits`` into ``out_dir`` (created, or extended if it already holds other splits).
 
     Args:
         n_clips: per-split overrides of the default sizes {train: 240, val: 24, test: 32}.
         num_frames, fps, ego_size (H, W), exo_size (He, We), clips_per_scene: see ``SynthConfig``; an existing
             directory must have been built with the same values and seed.
-        threads: torch intra-op threads while rendering (default: all cores; restored afterwards).
+        threads: torch intra-op threads while rendering (default 1; restored afterwards). The output does not
+            depend on it.
     Returns:
         ``out_dir`` as a Path.
     """
@@ -155,18 +156,18 @@ def build_synth(out_dir, *, splits=("train", "val", "test"), seed: int = 0, n_cl
         if existing is not None:
             _check_compatible(out_dir, existing, seed, config)
         elif out_dir.exists():
-            leftovers = {p.name for p in out_dir.iterdir()}
-            if not leftovers <= _LAYOUT:
-                raise FileExistsError(f"{out_dir} exists and is not a dataset directory (it has {sorted(leftovers)[:5]}); "
-                                      f"choose another output directory")
-            shutil.rmtree(out_dir)  # an interrupted earlier build: it never had a manifest, so nothing used it
+            # builds never leave a directory without a manifest (fresh ones appear by one rename), so
+            # anything here is not ours: refuse rather than delete someone's files
+            if not out_dir.is_dir() or any(out_dir.iterdir()):
+                raise FileExistsError(f"{out_dir} exists, is not empty and has no {fmt.MANIFEST}: it is not a "
+                                      f"dataset directory; choose another output directory or remove it")
+            out_dir.rmdir()
 
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
         try:
             entries = {}
-            with torch_threads(threads):
-                for s in splits:
-                    entries[s] = _write_split(staging, s, int(sizes[s]), seed, config, progress)
+            for s in splits:
+                entries[s] = _write_split(staging, s, int(sizes[s]), seed, config, progress, threads)
             if existing is None:
                 manifest = {
                     "name": DATASET_NAME, "pretty_name": PRETTY_NAME, "version": GENERATOR_VERSION,

@@ -8,7 +8,6 @@ split is balanced over categories), both through the split's own random streams 
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -64,7 +63,7 @@ def clip_id_for(split: str, index: int) -> str:
 
 @contextlib.contextmanager
 def torch_threads(n: int | None = None):
-    """Temporarily use ``n`` intra-op threads (default: all cores); restores the caller's setting.
+    """Temporarily use ``n`` intra-op threads (default 1); restores the caller's setting.
     Output does not depend on the count (see raycast's determinism note); only speed does."""
     old = torch.get_num_threads()
     torch.set_num_threads(max(1, n or 1))
@@ -75,7 +74,7 @@ def torch_threads(n: int | None = None):
 
 
 def render_clip(split: str, index: int, seed: int = 0, config: SynthConfig = SynthConfig(), *,
-                return_debug: bool = False):
+                return_debug: bool = False, threads: int | None = 1):
     """Render clip ``index`` of ``split``.
 
     Returns:
@@ -84,7 +83,14 @@ def render_clip(split: str, index: int, seed: int = 0, config: SynthConfig = Syn
         exo_T_world_cam (4, 4, 4) static, ego_K (3, 3), ego_T_world_cam (T, 4, 4); ``extra`` holds scene_id,
         split, seed, clip_index. With ``return_debug`` also a dict with the script, the primitive tensors
         and per-view hit-id maps (global primitive ids, see ``SceneTensors.id_ranges``).
+        ``threads``: torch intra-op threads while rendering (restored afterwards). One is the default: the
+        tensors are small, and two threads on a busy 2-core machine are several times slower than one.
     """
+    with torch_threads(threads):
+        return _render_clip(split, index, seed, config, return_debug)
+
+
+def _render_clip(split, index, seed, config, return_debug):
     if split not in SPLIT_KEYS:
         raise ValueError(f"unknown split {split!r}; SynthEgoExo has {list(SPLIT_KEYS)}")
     scene_index, k = divmod(index, config.clips_per_scene)
