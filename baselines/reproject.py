@@ -5,7 +5,8 @@ projected into the ego camera:
 
     p_world = T_world_exo (z K_exo^-1 [u, v, 1]^T),     [u', v'] = pi(K_ego, inv(T_world_ego(t)) p_world)
 
-Points from all views are splatted to their nearest ego pixel with a z-buffer (the nearest surface wins;
+Points nearer to the ego camera than ``near`` (0.2 m; the wearer's own head) are dropped. Points from all
+views are splatted to their nearest ego pixel with a z-buffer (the nearest surface wins;
 ties go to the lowest point index, so the result is deterministic). Each exo pixel is first split into
 ``supersample x supersample`` sub-pixels (depth and colour repeated) so that magnified regions, which the
 ego camera sees from closer than the exo cameras, are covered without cracks. Remaining holes are filled
@@ -29,8 +30,14 @@ from benchmark.schema import ExoEgoInputs
 
 
 def splat_to_camera(points: torch.Tensor, colors: torch.Tensor, K: torch.Tensor, T_world_cam: torch.Tensor,
-                    height: int, width: int, near: float = 1e-3):
+                    height: int, width: int, near: float = 1e-3, depth_tolerance: float = 0.03):
     """Z-buffered nearest-pixel splat.
+
+    Every point goes to the pixel its projection rounds to. Among the points of a pixel, those within
+    ``depth_tolerance`` (relative) of the nearest depth belong to the visible surface; of these the one
+    projecting closest to the pixel centre gives the colour (a plain "nearest depth wins" rule would pick
+    the sample at the pixel's near edge on every slanted surface and shift textures by up to half a pixel).
+    Remaining ties go to the lowest point index, so the result is deterministic.
 
     Args:
         points: (N, 3) world points; colors: (N, C); K: (3, 3); T_world_cam: (4, 4).
@@ -45,15 +52,19 @@ def splat_to_camera(points: torch.Tensor, colors: torch.Tensor, K: torch.Tensor,
     ok = (z > near) & (px[:, 0] >= 0) & (px[:, 0] < width) & (px[:, 1] >= 0) & (px[:, 1] < height)
     idx = px[ok, 1] * width + px[ok, 0]
     z_ok, c_ok = z[ok], colors[ok]
-    zbuf = torch.full((height * width,), float("inf"), dtype=z.dtype)
+    offset2 = ((uv[ok] - px[ok].to(uv.dtype)) ** 2).sum(-1)  # squared distance to the pixel centre
+    n_pix = height * width
+    zbuf = torch.full((n_pix,), float("inf"), dtype=z.dtype)
     zbuf.scatter_reduce_(0, idx, z_ok, reduce="amin")
-    winner = z_ok == zbuf[idx]
-    # Deterministic tie-break among equal depths: the lowest point index wins.
+    front = z_ok <= zbuf[idx] * (1.0 + depth_tolerance)
+    best_off = torch.full((n_pix,), float("inf"), dtype=z.dtype)
+    best_off.scatter_reduce_(0, idx[front], offset2[front], reduce="amin")
+    winner = front & (offset2 == best_off[idx])
     order = torch.arange(z_ok.shape[0])
-    best = torch.full((height * width,), z_ok.shape[0], dtype=torch.long)
+    best = torch.full((n_pix,), z_ok.shape[0], dtype=torch.long)
     best.scatter_reduce_(0, idx[winner], order[winner], reduce="amin")
     filled = best < z_ok.shape[0]
-    image = torch.zeros(height * width, colors.shape[1], dtype=colors.dtype)
+    image = torch.zeros(n_pix, colors.shape[1], dtype=colors.dtype)
     image[filled] = c_ok[best[filled]]
     depth = torch.where(filled, zbuf, torch.zeros_like(zbuf))
     return image.view(height, width, -1), depth.view(height, width), filled.view(height, width)
@@ -82,21 +93,25 @@ class Reproject(Generator):
     tracks = ("exo-only", "first-frame")
     oracle = True
 
-    def __init__(self, supersample: int = 3, fill_holes: bool = True):
+    def __init__(self, supersample: int = 3, fill_holes: bool = True, near: float = 0.2):
         if supersample < 1:
             raise ValueError(f"supersample must be >= 1, got {supersample}")
         self.supersample = int(supersample)
         self.fill = bool(fill_holes)
+        # The exo cameras see the wearer's own head, which surrounds the ego camera: its surface lies a few
+        # centimetres in front of the lens and would be splatted over the whole image. A head-mounted camera
+        # sees nothing nearer than the wearer's face, so points nearer than ``near`` metres are dropped.
+        self.near = float(near)
 
     def config(self) -> dict:
         return {"depth": "exo_depth from the dataset (oracle on synthetic data)", "supersample": self.supersample,
-                "splat": "nearest pixel, z-buffer", "hole_filling": "iterated 3x3 mean" if self.fill else "none (black)"}
+                "splat": "nearest pixel, z-buffer", "near_m": self.near, "hole_filling": "iterated 3x3 mean" if self.fill else "none (black)"}
 
     def warp_frame(self, inputs: ExoEgoInputs, t: int):
         """Splat all exo views of frame ``t`` into the ego camera: returns (image (H,W,3) in [0,1], filled mask)."""
         V = inputs.num_views
         s = self.supersample
-        T_world_exo = torch.from_numpy(np.ascontiguousarray(inputs.exo_T_world_cam_per_frame()[:, t])).double()
+        T_world_exo = torch.tensor(inputs.exo_T_world_cam_per_frame()[:, t], dtype=torch.float64)
         points, colors = [], []
         for v in range(V):
             depth = torch.from_numpy(inputs.exo_depth[v, t].astype(np.float64))
@@ -119,7 +134,7 @@ class Reproject(Generator):
         K_ego = torch.from_numpy(inputs.ego_K).double()
         T_ego = torch.from_numpy(inputs.ego_T_world_cam[t]).double()
         image, _, filled = splat_to_camera(torch.cat(points), torch.cat(colors), K_ego, T_ego,
-                                           inputs.ego_height, inputs.ego_width)
+                                           inputs.ego_height, inputs.ego_width, near=self.near)
         return image, filled
 
     def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:

@@ -39,8 +39,9 @@ def _fmt_metric(m: dict) -> str:
     return f"{m['mean']:.4g} [{lo:.4g}, {hi:.4g}]"
 
 
-def print_summary(results: dict, out=sys.stdout):
+def print_summary(results: dict, out=None):
     """A small table of the run's metrics (mean and 95% bootstrap interval)."""
+    out = out or sys.stdout
     ds = results["dataset"]
     counts = results["counts"]
     print(f"\n{results['method']['name']} on {ds['name']}/{ds['split']} ({ds['track']}): "

@@ -46,7 +46,10 @@ def working_size(height: int, width: int, multiple: int, max_area: int | None = 
     if max_area is not None:
         scale = (max_area / (height * width)) ** 0.5
         height, width = height * scale, width * scale
-    return (max(multiple, int(round(height / multiple)) * multiple), max(multiple, int(round(width / multiple)) * multiple))
+    def snap(x):
+        return max(multiple, int(round(x / multiple)) * multiple)
+
+    return snap(height), snap(width)
 
 
 def sha256_of_files(paths) -> str | None:

@@ -13,7 +13,7 @@ Equation, per latent position ``x`` of the ego grid::
 
     f_v(x) = SiLU(W_in [ R(z_v) ; R(P_v) ](x))          shared per-view pointwise encoder, R = resample
     a_v(x) = softmax_{v : mask_v} ( w . f_v(x) )        attention pooling over views ("mean": a_v = 1/|mask|)
-    c      = Res_N( sum_v a_v f_v )                      N residual 3D conv blocks, after pooling (cost independent of V)
+    c      = Res_N( sum_v a_v f_v )                      N residual conv blocks after pooling (cost independent of V)
     out    = W_0 * SiLU(GN(c))                           Conv3d with the patch kernel/stride, W_0 = 0 at init
 
 ``W_0 * c`` added to ``patch_embedding(z)`` is exactly a ``patch_embedding`` widened by D input channels whose

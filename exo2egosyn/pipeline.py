@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-import PIL.Image
 import regex as re
 import torch
 import torch.nn.functional as F
@@ -175,7 +174,7 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
                                 scale=module_scale, seed=seed, overrides=module_overrides)
         for m in modules.values():
             if m is not None:
-                m.to(device=tr.device, dtype=tr.dtype)
+                m.to(tr.device) if m.dtype == tr.dtype else m.to(device=tr.device, dtype=tr.dtype)
         return cls(tokenizer=wan_pipe.tokenizer, text_encoder=wan_pipe.text_encoder, vae=wan_pipe.vae,
                    scheduler=scheduler or wan_pipe.scheduler, transformer=tr, **modules)
 
@@ -195,9 +194,10 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         comps = load_wan_components(pretrained_model_name_or_path, torch_dtype=torch_dtype, vae_dtype=vae_dtype,
                                     text_encoder_dtype=text_encoder_dtype, **load_kwargs)
         transformer, vae = comps["transformer"], comps["vae"]
-        modules = build_modules(transformer.config, vae.config, use_align, use_multiexocon, use_poseinj, scale=module_scale)
+        modules = build_modules(transformer.config, vae.config, use_align, use_multiexocon, use_poseinj,
+                                scale=module_scale)
         for m in modules.values():
-            if m is not None:
+            if m is not None and m.dtype != (module_dtype or torch_dtype):
                 m.to(dtype=module_dtype or torch_dtype)
         pipe = cls(**comps, **modules)
         if offload == "model":
@@ -245,8 +245,7 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
             if os.path.isdir(sub):
                 if current is None:
                     continue  # disabled in this pipeline (an ablation reading a shared folder)
-                dtype = current.dtype
-                self.register_modules(**{name: klass.from_pretrained(sub).to(device=dev, dtype=dtype)})
+                self.register_modules(**{name: klass.from_pretrained(sub, torch_dtype=current.dtype).to(dev)})
             elif current is not None and strict_modules:
                 raise FileNotFoundError(f"{name} is enabled but {sub} does not exist")
         if os.path.isdir(os.path.join(folder, "transformer_lora")):
@@ -547,7 +546,8 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         else:
             batch_size = prompt_embeds.shape[0]
         prompt_embeds, negative_prompt_embeds = self.encode_prompt(
-            prompt=prompt, negative_prompt=negative_prompt, do_classifier_free_guidance=self.do_classifier_free_guidance,
+            prompt=prompt, negative_prompt=negative_prompt,
+            do_classifier_free_guidance=self.do_classifier_free_guidance,
             prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_prompt_embeds,
             max_sequence_length=max_sequence_length, device=device)
         transformer_dtype = self.transformer.dtype

@@ -32,8 +32,9 @@ def _pipe(comps, **flags):
 
 
 def _exo_kwargs(x):
-    return dict(exo_video=video_to_tensor(x.exo_video)[None], exo_K=x.exo_K[None], exo_T_world_cam=x.exo_T_world_cam[None],
-                ego_K=x.ego_K[None], ego_T_world_cam=x.ego_T_world_cam[None], height=64, width=64, num_frames=17)
+    return dict(exo_video=video_to_tensor(x.exo_video)[None], exo_K=x.exo_K[None],
+                exo_T_world_cam=x.exo_T_world_cam[None], ego_K=x.ego_K[None],
+                ego_T_world_cam=x.ego_T_world_cam[None], height=64, width=64, num_frames=17)
 
 
 def _embeds(seed=0):
@@ -55,8 +56,8 @@ def test_fresh_modules_reproduce_vanilla_wan_ti2v_exactly(comps, clip):
     """Zero-init guarantee: MultiExoCon + PoseInj at init, same first frame, same seed == WanImageToVideoPipeline."""
     pe, ne = _embeds()
     image = PIL.Image.fromarray(clip.ego_first_frame)
-    vanilla = WanImageToVideoPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"], vae=comps["vae"],
-                                      scheduler=UniPCMultistepScheduler(**TINY_SCHEDULER),
+    vanilla = WanImageToVideoPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"],
+                                      vae=comps["vae"], scheduler=UniPCMultistepScheduler(**TINY_SCHEDULER),
                                       transformer=comps["transformer"], expand_timesteps=True)
     vanilla.set_progress_bar_config(disable=True)
     ref = vanilla(image=image, prompt_embeds=pe, negative_prompt_embeds=ne, height=64, width=64, num_frames=17,
@@ -103,7 +104,8 @@ def test_same_seed_same_video_and_other_seed_other_video(comps, clip):
     pipe = _pipe(comps)
     _perturb_modules(pipe)
     pe, _ = _embeds()
-    kw = dict(prompt_embeds=pe, num_inference_steps=STEPS, guidance_scale=1.0, output_type="latent", **_exo_kwargs(clip))
+    kw = dict(prompt_embeds=pe, num_inference_steps=STEPS, guidance_scale=1.0, output_type="latent",
+              **_exo_kwargs(clip))
     a = pipe(generator=torch.Generator().manual_seed(5), **kw).frames
     b = pipe(generator=torch.Generator().manual_seed(5), **kw).frames
     c = pipe(generator=torch.Generator().manual_seed(6), **kw).frames
@@ -120,7 +122,8 @@ def test_save_pretrained_from_pretrained_round_trip(comps, clip, tmp_path):
     assert isinstance(loaded.align, EgoExoAlign) and isinstance(loaded.multiexocon, MultiExoCon)
     assert loaded.poseinj is None
     pe, _ = _embeds()
-    kw = dict(prompt_embeds=pe, num_inference_steps=STEPS, guidance_scale=1.0, output_type="latent", **_exo_kwargs(clip))
+    kw = dict(prompt_embeds=pe, num_inference_steps=STEPS, guidance_scale=1.0, output_type="latent",
+              **_exo_kwargs(clip))
     a = pipe(generator=torch.Generator().manual_seed(1), **kw).frames
     b = loaded(generator=torch.Generator().manual_seed(1), **kw).frames
     assert torch.equal(a, b)
@@ -143,3 +146,19 @@ def test_from_wan_sizes_the_modules_to_the_backbone(comps):
     pipe = Exo2EgoSynPipeline.from_wan(wan, use_align=True, use_multiexocon=True, use_poseinj=False)
     assert pipe.poseinj is None and pipe.transformer is comps["transformer"]
     assert pipe.multiexocon.config.inner_dim == 128 and pipe.align.config.latent_channels == 16
+
+
+def test_from_wan_pretrained_loads_a_diffusers_format_wan_folder(comps, clip, tmp_path):
+    """The real-weights code path (Wan2.2-TI2V-5B folder layout), exercised on a tiny folder."""
+    wan = WanImageToVideoPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"], vae=comps["vae"],
+                                  scheduler=UniPCMultistepScheduler(**TINY_SCHEDULER), transformer=comps["transformer"],
+                                  expand_timesteps=True)
+    wan.save_pretrained(tmp_path / "wan")
+    pipe = Exo2EgoSynPipeline.from_wan_pretrained(tmp_path / "wan", torch_dtype=torch.float32, device="cpu",
+                                                  use_poseinj=False)
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.poseinj is None and isinstance(pipe.multiexocon, MultiExoCon)
+    assert isinstance(pipe.scheduler, UniPCMultistepScheduler)
+    out = pipe(prompt="a person", num_inference_steps=1, guidance_scale=1.0, max_sequence_length=16,
+               generator=torch.Generator().manual_seed(0), **_exo_kwargs(clip)).frames
+    assert out.shape == (1, 17, 64, 64, 3)

@@ -56,8 +56,8 @@ def test_shapes_flow_for_four_exo_views_at_real_resolution(model, height, width,
         modules["poseinj"](ego_rays.to(**meta), mask)
     inner = TI2V_5B_TRANSFORMER["num_attention_heads"] * TI2V_5B_TRANSFORMER["attention_head_dim"]
     assert injection.shape == (B, inner, T, h // 2, w // 2)
-    first = modules["align"](exo_latents[:, :, :, :1], exo_rays[:, :, :, :1].to(**meta), torch.empty(B, 6, h, w, **meta),
-                             mask, base_view=torch.zeros(B, dtype=torch.long, **meta))
+    first = modules["align"](exo_latents[:, :, :, :1], exo_rays[:, :, :, :1].to(**meta),
+                             torch.empty(B, 6, h, w, **meta), mask, base_view=torch.zeros(B, dtype=torch.long, **meta))
     assert first.shape == (B, C, 1, h, w)
 
     latents = torch.empty(B, C, T, h, w, **meta)
