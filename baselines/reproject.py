@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from benchmark.cameras import invert_se3
 from benchmark.generator import Generator
 from benchmark.schema import ExoEgoInputs
+from benchmark.threads import torch_threads
 
 
 def splat_to_camera(points: torch.Tensor, colors: torch.Tensor, K: torch.Tensor, T_world_cam: torch.Tensor,
@@ -144,9 +145,10 @@ class Reproject(Generator):
                 "which this dataset does not provide; it runs on datasets with depth (e.g. synth)."
             )
         frames = []
-        for t in range(inputs.num_frames):
-            image, filled = self.warp_frame(inputs, t)
-            if self.fill:
-                image = fill_holes(image, filled)
-            frames.append((image * 255.0).round().clamp(0, 255).to(torch.uint8).numpy())
+        with torch_threads(1):  # per-frame ops are small: threads only add overhead
+            for t in range(inputs.num_frames):
+                image, filled = self.warp_frame(inputs, t)
+                if self.fill:
+                    image = fill_holes(image, filled)
+                frames.append((image * 255.0).round().clamp(0, 255).to(torch.uint8).numpy())
         return np.stack(frames)

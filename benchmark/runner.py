@@ -33,7 +33,6 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from . import registry
 from .schema import ClipValidationError, check_generated_video

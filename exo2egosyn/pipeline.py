@@ -384,7 +384,7 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         use_align = self.align is not None and image is None and first_frame_latent is None
         needs_geometry = use_align or self.multiexocon is not None or self.poseinj is not None or (
             image is None and first_frame_latent is None)
-        exo = rays_exo = base_view = view_mask_d = T_ego_exo0 = None
+        rays_exo = base_view = view_mask_d = T_ego_exo0 = None
         if needs_geometry:
             if isinstance(exo_video, np.ndarray):
                 exo_video = video_to_tensor(exo_video)
@@ -510,7 +510,7 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         return_dict: bool = True,
         attention_kwargs: dict[str, Any] | None = None,
         callback_on_step_end: Callable | None = None,
-        callback_on_step_end_tensor_inputs: list[str] = ["latents"],
+        callback_on_step_end_tensor_inputs: tuple = ("latents",),
         max_sequence_length: int = 512,
         ego_image_size: tuple | None = None,
     ):

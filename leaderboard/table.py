@@ -86,7 +86,7 @@ def _render_group(key, runs, metrics, root) -> list[str]:
     header = ["method", *(f"{_label(m)} {'↑' if _higher(m) else '↓'}" for m in metrics), "n clips", "seed"]
     lines = [f"## {dataset} / {split} / {track}", "", _row(header), _row(["---"] * len(header))]
     has_oracle = False
-    for path, results in runs:
+    for _path, results in runs:
         method = results["method"]
         name = _escape(str(method.get("name", "?")))
         if method.get("oracle"):

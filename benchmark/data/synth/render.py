@@ -7,13 +7,12 @@ split is balanced over categories), both through the split's own random streams 
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import torch
 
 from benchmark.schema import ExoEgoClip
+from benchmark.threads import torch_threads
 
 from .raycast import render_camera
 from .scene import (CATEGORIES, EGO_HFOV_DEG, EGO_HIDDEN_SPHERES, EXO_CAM_IDS, EXO_HFOV_DEG, SPLIT_KEYS,
@@ -59,18 +58,6 @@ class SynthConfig:
 
 def clip_id_for(split: str, index: int) -> str:
     return f"synth-{split}-{index:04d}"
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None = None):
-    """Temporarily use ``n`` intra-op threads (default 1); restores the caller's setting.
-    Output does not depend on the count (see raycast's determinism note); only speed does."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(max(1, n or 1))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def render_clip(split: str, index: int, seed: int = 0, config: SynthConfig = SynthConfig(), *,

@@ -235,7 +235,7 @@ def sample_scene(seed: int, split: str, scene_index: int) -> Scene:
     focus = scene.to_world(focus_local)
     facing = table_yaw + np.pi / 2  # the person looks along table +y
     T_cams = []
-    for k, base in enumerate((45.0, 135.0, 225.0, 315.0)):
+    for base in (45.0, 135.0, 225.0, 315.0):
         a = facing + np.deg2rad(base + rng.uniform(-15, 15))
         radius = rng.uniform(1.7, 2.3)
         eye = np.array([focus[0] + radius * np.cos(a), focus[1] + radius * np.sin(a), rng.uniform(1.8, 2.3)])
