@@ -19,7 +19,8 @@ Behaviour that makes numbers trustworthy:
   depend on which other clips were run, in which order, or on how many processes shared the work.
 * **Sharding.** With ``num_shards > 1`` each shard generates the clips ``i`` with
   ``i % num_shards == shard`` (use ``accelerate launch`` or ``torchrun``; the rank is read from the
-  environment), then the last step, run once, scores all videos, so the scores equal a one-process run.
+  environment); the shard that finds every clip accounted for (a video or a recorded failure) then scores
+  all videos read back from disk, so the scores equal a one-process run.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -129,8 +131,9 @@ def run(
     name = run_name or method
     out_dir = run_dir(Path(out), clips.name, split, name)
     (out_dir / "videos").mkdir(parents=True, exist_ok=True)
-    if num_shards == 1 and (out_dir / "errors.jsonl").exists():
-        (out_dir / "errors.jsonl").unlink()  # failures are re-established by this attempt
+    if num_shards == 1:  # failures and shard counts are re-established by this attempt
+        (out_dir / "errors.jsonl").unlink(missing_ok=True)
+        shutil.rmtree(out_dir / ".shards", ignore_errors=True)
     report = RunReport(out_dir=out_dir)
     generator = registry.build(method, **(method_kwargs or {}))
     if track not in generator.tracks:
@@ -166,9 +169,13 @@ def run(
             if fail_fast:
                 break
     gen_seconds = time.perf_counter() - t0
+    if num_shards > 1:  # the scoring shard sums every shard's counts
+        (out_dir / ".shards").mkdir(exist_ok=True)
+        (out_dir / ".shards" / f"{shard}-of-{num_shards}.json").write_text(json.dumps(
+            {"generated": report.generated, "reused": report.reused, "generation_seconds": gen_seconds}))
 
     if score is None:
-        score = num_shards == 1 or _all_shards_done(out_dir, clip_ids, shard, num_shards)
+        score = num_shards == 1 or _all_clips_accounted(out_dir, clip_ids)
     if score:
         report.results = score_run(
             out_dir, clips, clip_ids, generator=generator, spec=spec, seed=seed, track=track, metrics=metrics,
@@ -177,12 +184,14 @@ def run(
     return report
 
 
-def _all_shards_done(out_dir: Path, clip_ids, shard: int, num_shards: int) -> bool:
-    """Mark this shard finished; True when every shard has (the last one scores)."""
-    marks = out_dir / ".shards"
-    marks.mkdir(exist_ok=True)
-    (marks / f"{shard}-of-{num_shards}").write_text("done\n")
-    return all((marks / f"{i}-of-{num_shards}").exists() for i in range(num_shards))
+def _all_clips_accounted(out_dir: Path, clip_ids) -> bool:
+    """True when every clip has a video or a recorded failure: the shard that sees this last scores.
+
+    Decided from the files themselves rather than from per-shard markers, so stale markers of an earlier
+    run can never trigger scoring before the other shards are done.
+    """
+    failed = {f["clip_id"] for f in _read_failures(out_dir)}
+    return all(cid in failed or (out_dir / "videos" / f"{cid}.mp4").exists() for cid in clip_ids)
 
 
 def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, seed, track, metrics, n_boot, report,
@@ -215,6 +224,12 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, seed, track, m
     method_info = generator.describe()
     method_info.update({"registered_as": spec.name, "target": spec.target, "registry_source": spec.source})
     all_failed = _read_failures(out_dir)
+    counts = {"generated": report.generated, "reused": report.reused, "generation_seconds": generation_seconds}
+    shard_files = sorted((out_dir / ".shards").glob("*.json")) if (out_dir / ".shards").is_dir() else []
+    if shard_files:
+        per_shard = [json.loads(p.read_text()) for p in shard_files]
+        counts = {k: sum(c[k] for c in per_shard) for k in counts}
+        counts["shards"] = len(per_shard)
     results = build_results(
         method=method_info,
         dataset={"name": clips.name, "split": clips.split, "track": track, "manifest_sha256": clips.manifest_sha256,
@@ -223,8 +238,7 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, seed, track, m
         per_category=summary["per_category"],
         settings=suite.settings(),
         seed=seed,
-        counts={"generated": report.generated, "reused": report.reused, "failed": len(all_failed),
-                "failed_clips": all_failed, "generation_seconds": generation_seconds},
+        counts={**counts, "failed": len(all_failed), "failed_clips": all_failed},
     )
     write_json_atomic(out_dir / "results.json", results)
     return results

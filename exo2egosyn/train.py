@@ -1,0 +1,809 @@
+"""Training of the tiny Exo2EgoSyn: foundation stage 0 (VAE, then transformer) and the two adapter stages.
+
+One entry point, :func:`train` (CLI: ``python -m exo2egosyn train --config exo2egosyn/configs/<x>.yaml``), on
+``accelerate``: the same command runs on CPU, on a GPU, or on several processes / GPUs with
+``accelerate launch -m exo2egosyn train --config ...`` (the global batch is split over processes).
+
+Stages (``stage:`` in the config):
+
+* ``vae`` (foundation 0a): the tiny Wan2.1-style VAE, trained from scratch on short chunks of the synthetic
+  ego videos and exo videos (exo center-cropped to the ego aspect and resized to the ego size), L1 + KL.
+  Afterwards the per-channel latent mean / std over training clips are written into the VAE config
+  (``latents_mean`` / ``latents_std``, which WAN uses to normalize latents), and the whole tiny WAN folder
+  (diffusers format: transformer (fresh), vae (trained), text_encoder, tokenizer, scheduler) is written.
+* ``transformer`` (foundation 0b): the tiny WAN transformer trained as an ordinary image-to-video model
+  (WAN 2.2 TI2V ``expand_timesteps``: first latent frame clean, its tokens at timestep 0, no loss there) on
+  the ego videos and the (cropped / resized) exo videos, with the flow-matching objective below, text dropout
+  0.1. Writes ``transformer/`` of the backbone folder.
+* ``adapters``: Exo2EgoSyn on the frozen backbone. Stage 1 (only with ``use_align``): EgoExo-Align trained
+  with :func:`exo2egosyn.align.alignment_loss` against the normalized VAE latent of the true ego first frame.
+  Stage 2: MultiExoCon + PoseInj (those enabled) + LoRA on the transformer's attention, flow loss, Align
+  frozen; the first-frame condition is what inference uses in the exo-only track (Align's prediction, or
+  without Align the closest exo view's first frame resized to the ego size). Writes ``save_adapters``.
+
+Flow matching, as WAN / the pipeline's UniPC ``flow_prediction`` scheduler: ``u ~ U(0, 1)``, shifted
+``sigma = s u / (1 + (s - 1) u)`` with ``s = flow_shift`` of the backbone's scheduler (3.0 tiny), timestep
+``1000 sigma``, ``x_t = (1 - sigma) x0 + sigma noise``, target ``v = noise - x0``, MSE over latent frames >= 1.
+
+Determinism and resume: every random draw of step ``k`` (which clips, which source video, noise, sigma, text
+dropout, VAE sample) comes from a generator seeded with ``(seed, k)``, and the data order is a permutation
+per epoch seeded with ``(seed, epoch)``. State is saved every ``save_every`` steps into ``work_dir``
+(trainable weights as safetensors, optimizer / LR-scheduler / RNG state, loss history); a rerun of the same
+command resumes from the last one and ends in the same state as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "stage": "adapters",
+    "name": None,                      # run name (default: the output folder's name)
+    "seed": 0,
+    "data": {"root": None, "split": "train", "n_clips": None},  # root None: $EXOEGO_CACHE/synth-v1
+    "backbone": "exo2egosyn/checkpoints/tiny-wan",             # stages transformer / adapters: read from here
+    "output_dir": None,                # shipped weights (vae / transformer stages: the backbone folder)
+    "work_dir": None,                  # resume state (relative: under $EXO2EGOSYN_SCRATCH or ./train-runs)
+    "cache_dir": None,                 # latent cache (default: <work_dir>/../latent-cache)
+    "threads": 1,
+    "mixed_precision": "no",
+    "train": {"steps": 100, "batch_size": 4, "lr": 1e-3, "weight_decay": 0.0, "warmup_steps": 0,
+              "grad_clip": 1.0, "save_every": 50, "log_every": 10},
+    "vae": {"num_frames": 5, "kl_weight": 1e-4, "stats_clips": 32},
+    "flow": {"text_dropout": 0.0, "max_sequence_length": 64, "exo_views": "all"},
+    "adapters": {"use_align": True, "use_multiexocon": True, "use_poseinj": True, "lora_rank": 8,
+                 "stage1_steps": 100, "stage1_lr": 1e-3, "stage2_lr": 5e-4, "cosine_weight": 0.0,
+                 "module_seed": 0},
+}
+
+
+# ----------------------------------------------------------------------------------------------- config
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(path_or_dict) -> dict:
+    """A YAML file (or dict) merged over :data:`DEFAULTS`."""
+    if isinstance(path_or_dict, dict):
+        raw = path_or_dict
+    else:
+        import yaml
+
+        with open(path_or_dict) as f:
+            raw = yaml.safe_load(f) or {}
+    unknown = set(raw) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    cfg = _merge(DEFAULTS, raw)
+    if cfg["stage"] not in ("vae", "transformer", "adapters"):
+        raise ValueError(f"stage must be vae, transformer or adapters, got {cfg['stage']!r}")
+    if cfg["output_dir"] is None:
+        raise ValueError("config needs output_dir")
+    return cfg
+
+
+def _path(p, base=None) -> Path:
+    p = Path(os.path.expandvars(os.path.expanduser(str(p))))
+    if not p.is_absolute():
+        p = (Path(base) if base is not None else Path.cwd()) / p
+    return p
+
+
+def _resolve_paths(cfg: dict) -> dict:
+    cfg = copy.deepcopy(cfg)
+    cfg["output_dir"] = str(_path(cfg["output_dir"]))
+    name = cfg["name"] or Path(cfg["output_dir"]).name
+    if cfg["stage"] != "adapters":
+        name = cfg["name"] or f"foundation-{cfg['stage']}"
+    cfg["name"] = name
+    scratch = os.environ.get("EXO2EGOSYN_SCRATCH", "train-runs")
+    cfg["work_dir"] = str(_path(cfg["work_dir"] or name, base=_path(scratch)))
+    cfg["cache_dir"] = str(_path(cfg["cache_dir"])) if cfg["cache_dir"] else str(Path(cfg["work_dir"]).parent /
+                                                                                     "latent-cache")
+    if cfg["data"]["root"] is None:
+        from benchmark.data.loading import synth_default_root
+
+        cfg["data"]["root"] = str(synth_default_root())
+    cfg["data"]["root"] = str(_path(cfg["data"]["root"]))
+    cfg["backbone"] = str(_path(cfg["backbone"]))
+    return cfg
+
+
+# ----------------------------------------------------------------------------------------------- randomness
+def step_generator(seed: int, step: int, salt: int = 0) -> torch.Generator:
+    """The generator of one step: a function of (seed, step) only, so resuming replays the same draws."""
+    return torch.Generator().manual_seed((int(seed) * 1_000_003 + int(step) * 7919 + salt * 104_729) % (2 ** 63))
+
+
+def batch_indices(seed: int, step: int, n_items: int, batch_size: int) -> list:
+    """Item indices of global batch ``step``: consecutive slices of one permutation per epoch."""
+    out = []
+    start = step * batch_size
+    for pos in range(start, start + batch_size):
+        epoch, k = divmod(pos, n_items)
+        perm = torch.randperm(n_items, generator=torch.Generator().manual_seed(int(seed) * 9973 + epoch))
+        out.append(int(perm[k]))
+    return out
+
+
+def shifted_sigmas(u: torch.Tensor, shift: float) -> torch.Tensor:
+    """WAN / UniPC flow shift: ``s u / (1 + (s - 1) u)``."""
+    return shift * u / (1 + (shift - 1) * u)
+
+
+# ----------------------------------------------------------------------------------------------- data
+def _load_clips(cfg: dict):
+    from benchmark.data import load_split
+
+    clips = load_split("synth", cfg["data"]["split"], root=cfg["data"]["root"], build_if_missing=False)
+    n = cfg["data"]["n_clips"]
+    idx = list(range(len(clips) if n is None else min(int(n), len(clips))))
+    return clips, idx
+
+
+def _to_square(video: np.ndarray, height: int, width: int) -> torch.Tensor:
+    """uint8 (..., T, H, W, 3) -> float (..., 3, T, height, width) in [-1, 1]: center crop to the target aspect,
+    antialiased bilinear resize."""
+    x = torch.from_numpy(np.ascontiguousarray(video)).float().div(127.5).sub(1.0)
+    H, W = x.shape[-3:-1]
+    if H * width != W * height:
+        if W * height > H * width:  # too wide
+            w2 = round(H * width / height)
+            x = x[..., :, (W - w2) // 2:(W - w2) // 2 + w2, :]
+        else:
+            h2 = round(W * height / width)
+            x = x[..., (H - h2) // 2:(H - h2) // 2 + h2, :, :]
+    lead = x.shape[:-3]
+    y = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2)
+    if y.shape[-2:] != (height, width):
+        y = F.interpolate(y, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+    y = y.clamp(-1, 1).permute(0, 2, 3, 1).reshape(*lead, height, width, 3)
+    return y.movedim(-1, -4)
+
+
+def _sha_files(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(Path(folder).rglob("*.safetensors")):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------- trainable wrappers
+class VAEStep(nn.Module):
+    """L1 reconstruction + KL of the WAN VAE on a batch of videos (B, 3, T, H, W) in [-1, 1]."""
+
+    def __init__(self, vae, kl_weight):
+        super().__init__()
+        self.vae, self.kl_weight = vae, kl_weight
+
+    def forward(self, x, generator):
+        post = self.vae.encode(x).latent_dist
+        z = post.sample(generator=generator)
+        rec = self.vae.decode(z).sample
+        rec_loss = (rec - x).abs().mean()
+        kl = 0.5 * (post.mean.pow(2) + post.var - 1.0 - post.logvar).mean()
+        return rec_loss + self.kl_weight * kl
+
+
+def flow_inputs(x0, condition, noise, sigma, patch_size):
+    """Noisy WAN TI2V input with the clean first latent frame and per-token timesteps (0 on frame 0)."""
+    B, C, Tl, h, w = x0.shape
+    s = sigma.view(B, 1, 1, 1, 1)
+    xt = (1 - s) * x0 + s * noise
+    mask = torch.ones(1, 1, Tl, h, w, dtype=x0.dtype, device=x0.device)
+    mask[:, :, 0] = 0
+    latent_in = (1 - mask) * condition + mask * xt
+    _, ph, pw = patch_size
+    t = sigma * 1000.0
+    timestep = mask[0, 0][:, ::ph, ::pw].flatten()[None] * t[:, None]  # (B, seq)
+    target = noise - x0
+    return latent_in, timestep, target
+
+
+class FlowStep(nn.Module):
+    """Flow-matching loss of the transformer (+ optional Exo2EgoSyn injection modules), frames >= 1 only."""
+
+    def __init__(self, transformer, multiexocon=None, poseinj=None):
+        super().__init__()
+        self.transformer, self.multiexocon, self.poseinj = transformer, multiexocon, poseinj
+
+    def forward(self, x0, condition, text, noise, sigma, exo_latents=None, rays_exo=None, rays_ego=None):
+        from .pipeline import patch_embedding_addition
+
+        latent_in, timestep, target = flow_inputs(x0, condition, noise, sigma, self.transformer.config.patch_size)
+        injection = None
+        if self.multiexocon is not None:
+            injection = self.multiexocon(exo_latents, rays_exo, None, ego_latent_size=tuple(x0.shape[-2:]))
+        if self.poseinj is not None:
+            p = self.poseinj(rays_ego, None)
+            injection = p if injection is None else injection + p
+        with patch_embedding_addition(self.transformer, injection):
+            pred = self.transformer(hidden_states=latent_in, timestep=timestep, encoder_hidden_states=text,
+                                    return_dict=False)[0]
+        return F.mse_loss(pred[:, :, 1:].float(), target[:, :, 1:].float())
+
+
+class AlignStep(nn.Module):
+    def __init__(self, align, cosine_weight=0.0):
+        super().__init__()
+        self.align, self.cosine_weight = align, cosine_weight
+
+    def forward(self, exo_latents, rays_exo, ego_rays0, base_view, target):
+        from .align import alignment_loss
+
+        pred = self.align(exo_latents, rays_exo, ego_rays0, base_view=base_view)
+        return alignment_loss(pred, target, self.cosine_weight)
+
+
+# ----------------------------------------------------------------------------------------------- caches
+@torch.no_grad()
+def encode_latents(vae, video: torch.Tensor, chunk: int = 8) -> torch.Tensor:
+    """Normalized latents ``(mode(E(x)) - mean) / std`` of (N, 3, T, H, W) in [-1, 1]."""
+    z_dim = vae.config.z_dim
+    mean = torch.tensor(vae.config.latents_mean).view(1, z_dim, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std).view(1, z_dim, 1, 1, 1)
+    outs = [vae.encode(video[i:i + chunk]).latent_dist.mode() for i in range(0, len(video), chunk)]
+    return (torch.cat(outs) - mean) / std
+
+
+@torch.no_grad()
+def clip_geometry(clip, height, width, He, We, tf, s):
+    """Per-clip ray maps and base view, exactly as ``Exo2EgoSynPipeline.prepare_conditions`` builds them."""
+    from . import geometry
+    from .align import closest_view
+    from .pipeline import Exo2EgoSynPipeline
+
+    inp = clip.inputs("exo-only")
+    T = inp.num_frames
+    exo_K, exo_T, ego_K, ego_T = Exo2EgoSynPipeline._as_batched_geometry(
+        np.asarray(inp.exo_K)[None], inp.exo_T_world_cam_per_frame()[None], np.asarray(inp.ego_K)[None],
+        np.asarray(inp.ego_T_world_cam)[None], T)
+    V = exo_K.shape[1]
+    mask = torch.ones(1, V, dtype=torch.bool)
+    T_ego_exo0 = geometry.relative_pose(ego_T[:, None, 0], exo_T[:, :, 0])
+    base_view = closest_view(T_ego_exo0, mask)
+    h, w, hx, wx = height // s, width // s, He // s, We // s
+    rays_exo = geometry.pack_to_latent_frames(
+        geometry.exo_rays_in_ego_frame(exo_K, exo_T, ego_T, hx, wx, image_size=(He, We)), tf).float()
+    ego_rays0 = geometry.plucker_rays(ego_K, torch.eye(4, dtype=torch.float64).expand(1, 4, 4), h, w,
+                                      image_size=(height, width)).permute(0, 3, 1, 2).float()
+    rays_ego = geometry.pack_to_latent_frames(
+        geometry.ego_rays_in_exo_frames(ego_K, ego_T, exo_T, h, w, image_size=(height, width)), tf).float()
+    return dict(rays_exo=rays_exo[0], ego_rays0=ego_rays0[0], rays_ego=rays_ego[0], base_view=base_view[0])
+
+
+def _cached(path: Path, build):
+    if path.is_file():
+        return torch.load(path, weights_only=False)
+    data = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(data, tmp)
+    os.replace(tmp, path)
+    return data
+
+
+def _text_embeds(comps, texts, max_len):
+    from .pipeline import Exo2EgoSynPipeline
+
+    pipe = Exo2EgoSynPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"], vae=comps["vae"],
+                              scheduler=comps["scheduler"], transformer=comps["transformer"])
+    with torch.no_grad():
+        pe, _ = pipe.encode_prompt(list(texts), None, False, max_sequence_length=max_len, device="cpu")
+    return pe
+
+
+def build_cache(cfg, comps, clips, idx, kind: str, accelerator=None) -> dict:
+    """Latents (and geometry for ``kind="adapters"``) of the training clips, cached on disk by content."""
+    vae = comps["vae"]
+    s, tf = vae.config.scale_factor_spatial, vae.config.scale_factor_temporal
+    key = hashlib.sha256(json.dumps([kind, clips.manifest_sha256, clips.split, idx, _sha_files_vae(vae),
+                                     cfg["flow"]["max_sequence_length"], cfg["flow"]["exo_views"]]).encode())
+    path = Path(cfg["cache_dir"]) / f"{kind}-{key.hexdigest()[:20]}.pt"
+
+    def build():
+        from tqdm.auto import tqdm
+
+        out = {"ego": [], "exo": [], "text": [], "geom": [], "closest": [], "texts": []}
+        H, W = clips.info["ego_size"]
+        He, We = clips.info["exo_size"]
+        for i in tqdm(idx, desc=f"encode {kind}", disable=not cfg.get("_progress", True)):
+            clip = clips[i]
+            ego = _to_square(clip.ego_video, H, W)[None]
+            out["ego"].append(encode_latents(vae, ego)[0])
+            out["texts"].append(clip.text or "")
+            if kind == "foundation":
+                views = range(clip.exo_video.shape[0]) if cfg["flow"]["exo_views"] == "all" else \
+                    range(int(cfg["flow"]["exo_views"]))
+                exo = _to_square(clip.exo_video[list(views)], H, W)  # (v, 3, T, H, W)
+                out["exo"].append(encode_latents(vae, exo))
+            else:
+                exo = torch.from_numpy(np.ascontiguousarray(clip.exo_video)).float().div(127.5).sub(1.0)
+                exo = exo.permute(0, 4, 1, 2, 3)  # (V, 3, T, He, We)
+                out["exo"].append(encode_latents(vae, exo))
+                g = clip_geometry(clip, H, W, He, We, tf, s)
+                out["geom"].append(g)
+                frame0 = F.interpolate(exo[int(g["base_view"]), :, 0][None], size=(H, W), mode="bilinear",
+                                       align_corners=False, antialias=True).clamp(-1, 1)
+                out["closest"].append(encode_latents(vae, frame0[:, :, None])[0])
+        out["text"] = list(_text_embeds(comps, out["texts"], cfg["flow"]["max_sequence_length"]))
+        return out
+
+    if accelerator is not None and not accelerator.is_main_process:
+        accelerator.wait_for_everyone()
+        return torch.load(path, weights_only=False)
+    data = _cached(path, build)
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
+    return data
+
+
+def _sha_files_vae(vae) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(vae.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().float().numpy().tobytes())
+    h.update(json.dumps([list(vae.config.latents_mean), list(vae.config.latents_std)]).encode())
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------- state
+class RunState:
+    """Resume state in ``work_dir``: ``state/`` (latest) with trainable weights (safetensors), optimizer,
+    scheduler, RNG and ``meta.json`` (step, stage, losses, wall time)."""
+
+    def __init__(self, work_dir):
+        self.dir = Path(work_dir) / "state"
+
+    def exists(self):
+        return (self.dir / "meta.json").is_file()
+
+    def save(self, params: dict, optimizer, scheduler, meta: dict):
+        from safetensors.torch import save_file
+
+        tmp = self.dir.with_name("state.tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        save_file({k: v.detach().contiguous().cpu() for k, v in params.items()}, str(tmp / "trainable.safetensors"))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state()}, tmp / "optim.pt")
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        os.replace(tmp, self.dir)
+
+    def meta(self):
+        return json.loads((self.dir / "meta.json").read_text())
+
+    def load(self, named_params: dict, optimizer, scheduler):
+        from safetensors.torch import load_file
+
+        state = load_file(str(self.dir / "trainable.safetensors"))
+        missing = set(named_params) ^ set(state)
+        if missing:
+            raise ValueError(f"resume state in {self.dir} does not match the model: {sorted(missing)[:5]}")
+        with torch.no_grad():
+            for k, p in named_params.items():
+                p.copy_(state[k])
+        opt = torch.load(self.dir / "optim.pt", weights_only=False)
+        optimizer.load_state_dict(opt["optimizer"])
+        scheduler.load_state_dict(opt["scheduler"])
+        torch.set_rng_state(opt["torch_rng"])
+        np.random.set_state(opt["numpy_rng"])
+
+
+def _trainable(module) -> dict:
+    return {n: p for n, p in module.named_parameters() if p.requires_grad}
+
+
+# ----------------------------------------------------------------------------------------------- loop
+def _run_phase(accelerator, cfg, state, model, phase: str, first_step: int, n_steps: int, lr: float,
+               batch_fn, meta: dict, stop_after: int | None, progress: bool):
+    """Train ``model`` (a loss module) for global steps [first_step, first_step + n_steps) of ``phase``.
+
+    Returns False when stopped early by ``stop_after`` (a simulated interruption), else True.
+    """
+    from tqdm.auto import tqdm
+
+    tc = cfg["train"]
+    named = _trainable(model)
+    params = list(named.values())
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=tc["weight_decay"], betas=(0.9, 0.999))
+    warm = int(tc["warmup_steps"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: min(1.0, (k + 1) / warm) if warm else 1.0)
+    start = first_step
+    if meta["step"] > first_step and state.exists() and state.meta()["phase"] == phase:
+        state.load(named, optimizer, scheduler)
+        start = meta["step"]
+    model, optimizer = accelerator.prepare(model, optimizer)
+    end = first_step + n_steps
+    bar = tqdm(total=n_steps, initial=start - first_step, desc=f"{meta['name']}:{phase}",
+               disable=not (progress and accelerator.is_main_process), dynamic_ncols=True)
+    t_last = time.time()
+    finished = True
+    for step in range(start, end):
+        if stop_after is not None and step >= stop_after:
+            finished = False
+            break
+        model.train()
+        loss = model(**batch_fn(step))
+        accelerator.backward(loss)
+        if tc["grad_clip"]:
+            accelerator.clip_grad_norm_(params, tc["grad_clip"])
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        value = float(accelerator.reduce(loss.detach()[None], reduction="mean")[0])
+        if not math.isfinite(value):
+            raise FloatingPointError(f"{phase}: loss is {value} at step {step}")
+        meta["losses"].setdefault(phase, []).append([step, value])
+        meta["step"] = step + 1
+        bar.update(1)
+        if (step + 1) % tc["log_every"] == 0:
+            recent = [v for _, v in meta["losses"][phase][-tc["log_every"]:]]
+            bar.set_postfix(loss=f"{np.mean(recent):.4f}")
+        if (step + 1) % tc["save_every"] == 0 or step + 1 == end:
+            now = time.time()
+            meta["wall_s"] += now - t_last
+            t_last = now
+            meta["phase"] = phase
+            if accelerator.is_main_process:
+                state.save(_trainable(accelerator.unwrap_model(model)), optimizer, scheduler, meta)
+            accelerator.wait_for_everyone()
+    bar.close()
+    return finished
+
+
+def _local(batch_global: list, accelerator) -> list:
+    n, r = accelerator.num_processes, accelerator.process_index
+    per = len(batch_global) // n
+    if per * n != len(batch_global):
+        raise ValueError(f"batch_size {len(batch_global)} is not divisible by {n} processes")
+    return batch_global[r * per:(r + 1) * per]
+
+
+def train(config, *, stop_after: int | None = None, progress: bool = True) -> dict:
+    """Run (or resume) the training described by ``config`` (YAML path or dict). Returns a summary dict.
+
+    ``stop_after``: stop before global step ``stop_after`` (simulates an interruption; the state saved at the
+    last ``save_every`` boundary is what a rerun resumes from).
+    """
+    from accelerate import Accelerator
+
+    cfg = _resolve_paths(load_config(config))
+    cfg["_progress"] = progress
+    torch.set_num_threads(int(cfg["threads"]))
+    accelerator = Accelerator(mixed_precision=cfg["mixed_precision"], cpu=not torch.cuda.is_available())
+    work = Path(cfg["work_dir"])
+    work.mkdir(parents=True, exist_ok=True)
+    state = RunState(work)
+    meta = {"name": cfg["name"], "stage": cfg["stage"], "step": 0, "phase": None, "losses": {}, "wall_s": 0.0}
+    if state.exists():
+        meta = state.meta()
+    fn = {"vae": _train_vae, "transformer": _train_transformer, "adapters": _train_adapters}[cfg["stage"]]
+    finished, summary = fn(cfg, accelerator, state, meta, stop_after, progress)
+    summary.update(finished=finished, step=meta["step"], work_dir=str(work), losses=meta["losses"],
+                   wall_s=meta["wall_s"])
+    if accelerator.is_main_process:
+        plot_losses(meta["losses"], work / "loss.png", title=cfg["name"])
+        if finished:
+            shutil.copy(work / "loss.png", Path(summary["output_dir"]) / f"loss-{cfg['name']}.png")
+            write_model_card(cfg, meta, summary)
+    accelerator.wait_for_everyone()
+    return summary
+
+
+# ----------------------------------------------------------------------------------------------- stage 0a: VAE
+def _train_vae(cfg, accelerator, state, meta, stop_after, progress):
+    from .configs import build_tiny_components
+
+    seed = cfg["seed"]
+    comps = build_tiny_components(seed=seed)
+    vae = comps["vae"]
+    for p in vae.parameters():
+        p.requires_grad_(True)
+    clips, idx = _load_clips(cfg)
+    H, W = clips.info["ego_size"]
+    # all training videos in memory as uint8: per clip the ego video and the V exo videos
+    items = []
+    for i in idx:
+        clip = clips[i]
+        items.append(("ego", clip.ego_video))
+        for v in range(clip.exo_video.shape[0]):
+            items.append((f"exo{v}", clip.exo_video[v]))
+    vc = cfg["vae"]
+    nf = int(vc["num_frames"])
+    T = items[0][1].shape[0]
+    tc = cfg["train"]
+
+    def batch_fn(step):
+        ids = _local(batch_indices(seed, step, len(items), tc["batch_size"]), accelerator)
+        g = step_generator(seed, step)
+        starts = torch.randint(0, T - nf + 1, (tc["batch_size"],), generator=g).tolist()
+        starts = _local(starts, accelerator)
+        x = torch.stack([_to_square(items[i][1][s0:s0 + nf], H, W) for i, s0 in zip(ids, starts)])
+        return {"x": x.to(accelerator.device), "generator": step_generator(seed, step, salt=1 + accelerator.process_index)}
+
+    model = VAEStep(vae, vc["kl_weight"])
+    finished = _run_phase(accelerator, cfg, state, model, "vae", 0, tc["steps"], tc["lr"], batch_fn, meta,
+                          stop_after, progress)
+    out = Path(cfg["output_dir"])
+    summary = {"output_dir": str(out)}
+    if finished and accelerator.is_main_process:
+        vae = accelerator.unwrap_model(model).vae.eval()
+        # latent statistics over the first clips' full ego + exo videos
+        with torch.no_grad():
+            zs = []
+            for i in idx[: int(vc["stats_clips"])]:
+                clip = clips[i]
+                vids = torch.cat([_to_square(clip.ego_video, H, W)[None], _to_square(clip.exo_video[:1], H, W)])
+                zs.append(vae.encode(vids).latent_dist.mode())
+            z = torch.cat(zs).transpose(0, 1).flatten(1)
+            mean, std = z.mean(1), z.std(1).clamp_min(1e-3)
+        vae.register_to_config(latents_mean=[float(m) for m in mean], latents_std=[float(s) for s in std])
+        meta["latents_mean"], meta["latents_std"] = vae.config.latents_mean, vae.config.latents_std
+        comps["vae"] = vae
+        save_backbone(comps, out)
+    return finished, summary
+
+
+def save_backbone(comps: dict, out: Path):
+    """Write a diffusers-format WAN folder (what ``load_wan_components`` / the generator read)."""
+    from diffusers import WanPipeline
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pipe = WanPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"],
+                       transformer=comps["transformer"], vae=comps["vae"], scheduler=comps["scheduler"])
+    pipe.save_pretrained(str(out), safe_serialization=True)
+
+
+# ----------------------------------------------------------------------------------------------- stage 0b: transformer
+def _train_transformer(cfg, accelerator, state, meta, stop_after, progress):
+    from .pipeline import load_wan_components
+
+    seed = cfg["seed"]
+    comps = load_wan_components(cfg["backbone"], torch_dtype=torch.float32)
+    clips, idx = _load_clips(cfg)
+    cache = build_cache(cfg, comps, clips, idx, "foundation", accelerator)
+    # items: (clip position, -1 = ego or exo view v)
+    items = [(c, -1) for c in range(len(idx))] + [(c, v) for c in range(len(idx))
+                                                   for v in range(cache["exo"][c].shape[0])]
+    tr = comps["transformer"]
+    for p in tr.parameters():
+        p.requires_grad_(True)
+    shift = float(comps["scheduler"].config.get("flow_shift", 3.0) or 1.0)
+    empty = _text_embeds(comps, [""], cfg["flow"]["max_sequence_length"])[0]
+    tc = cfg["train"]
+
+    def batch_fn(step):
+        g = step_generator(seed, step)
+        B = tc["batch_size"]
+        ids = batch_indices(seed, step, len(items), B)
+        x0 = torch.stack([cache["ego"][c] if v < 0 else cache["exo"][c][v] for c, v in (items[i] for i in ids)])
+        noise = torch.randn(x0.shape, generator=g)
+        sigma = shifted_sigmas(torch.rand(B, generator=g), shift)
+        drop = torch.rand(B, generator=g) < cfg["flow"]["text_dropout"]
+        text = torch.stack([empty if d else cache["text"][items[i][0]] for i, d in zip(ids, drop.tolist())])
+        sl = slice(*_slice(B, accelerator))
+        d = accelerator.device
+        return {"x0": x0[sl].to(d), "condition": x0[sl, :, :1].to(d), "text": text[sl].to(d),
+                "noise": noise[sl].to(d), "sigma": sigma[sl].to(d)}
+
+    model = FlowStep(tr)
+    finished = _run_phase(accelerator, cfg, state, model, "transformer", 0, tc["steps"], tc["lr"], batch_fn, meta,
+                          stop_after, progress)
+    out = Path(cfg["output_dir"])
+    if finished and accelerator.is_main_process:
+        comps["transformer"] = accelerator.unwrap_model(model).transformer.eval()
+        if out.resolve() != Path(cfg["backbone"]).resolve():
+            save_backbone(comps, out)
+        else:
+            comps["transformer"].save_pretrained(str(out / "transformer"), safe_serialization=True)
+    return finished, {"output_dir": str(out)}
+
+
+def _slice(B, accelerator):
+    n, r = accelerator.num_processes, accelerator.process_index
+    if B % n:
+        raise ValueError(f"batch_size {B} is not divisible by {n} processes")
+    per = B // n
+    return r * per, (r + 1) * per
+
+
+# ----------------------------------------------------------------------------------------------- adapters
+def _train_adapters(cfg, accelerator, state, meta, stop_after, progress):
+    from .configs import build_modules
+    from .lora import add_lora
+    from .pipeline import Exo2EgoSynPipeline, load_wan_components
+
+    seed = cfg["seed"]
+    ac = cfg["adapters"]
+    comps = load_wan_components(cfg["backbone"], torch_dtype=torch.float32)
+    for k in ("transformer", "vae", "text_encoder"):
+        comps[k].requires_grad_(False)
+    clips, idx = _load_clips(cfg)
+    cache = build_cache(cfg, comps, clips, idx, "adapters", accelerator)
+    mods = build_modules(comps["transformer"].config, comps["vae"].config, ac["use_align"], ac["use_multiexocon"],
+                         ac["use_poseinj"], seed=ac["module_seed"])
+    tc = cfg["train"]
+    B = tc["batch_size"]
+    n = len(idx)
+    geom = cache["geom"]
+    d = accelerator.device
+
+    def gather(ids, key):
+        return torch.stack([geom[i][key] for i in ids])
+
+    s1 = int(ac["stage1_steps"]) if ac["use_align"] else 0
+    finished = True
+    # ---- stage 1: EgoExo-Align
+    if s1:
+        def batch1(step):
+            ids = batch_indices(seed, step, n, B)[slice(*_slice(B, accelerator))]
+            return {"exo_latents": torch.stack([cache["exo"][i] for i in ids]).to(d),
+                    "rays_exo": gather(ids, "rays_exo").to(d), "ego_rays0": gather(ids, "ego_rays0").to(d),
+                    "base_view": gather(ids, "base_view").to(d),
+                    "target": torch.stack([cache["ego"][i][:, :1] for i in ids]).to(d)}
+
+        align_final = Path(cfg["work_dir"]) / "align-final.safetensors"
+        if meta["step"] >= s1 and align_final.is_file():  # resuming inside stage 2: stage 1 is done
+            from safetensors.torch import load_file
+
+            mods["align"].load_state_dict(load_file(str(align_final)))
+        else:
+            model1 = AlignStep(mods["align"], ac["cosine_weight"])
+            finished = _run_phase(accelerator, cfg, state, model1, "align", 0, s1, ac["stage1_lr"], batch1, meta,
+                                  stop_after, progress)
+            if not finished:
+                return False, {"output_dir": cfg["output_dir"]}
+            mods["align"] = accelerator.unwrap_model(model1).align
+            if accelerator.is_main_process:
+                from safetensors.torch import save_file
+
+                save_file({k: v.contiguous() for k, v in mods["align"].state_dict().items()}, str(align_final))
+            accelerator.wait_for_everyone()
+        mods["align"] = mods["align"].eval().requires_grad_(False)
+    # first-frame conditions for stage 2 (what inference uses in the exo-only track)
+    with torch.no_grad():
+        if mods["align"] is not None:
+            conds = []
+            for i0 in range(0, n, 16):
+                ids = list(range(i0, min(n, i0 + 16)))
+                conds.append(mods["align"](torch.stack([cache["exo"][i] for i in ids]), gather(ids, "rays_exo"),
+                                           gather(ids, "ego_rays0"), base_view=gather(ids, "base_view")))
+            conds = torch.cat(conds)
+        else:
+            conds = torch.stack(cache["closest"])
+
+    # ---- stage 2: MultiExoCon + PoseInj + LoRA, flow loss
+    tr = comps["transformer"]
+    add_lora(tr, rank=int(ac["lora_rank"]))
+    for name in ("multiexocon", "poseinj"):
+        if mods[name] is not None:
+            mods[name].train().requires_grad_(True)
+    shift = float(comps["scheduler"].config.get("flow_shift", 3.0) or 1.0)
+
+    def batch2(step):
+        g = step_generator(seed, step)
+        ids = batch_indices(seed, step, n, B)
+        x0 = torch.stack([cache["ego"][i] for i in ids])
+        noise = torch.randn(x0.shape, generator=g)
+        sigma = shifted_sigmas(torch.rand(B, generator=g), shift)
+        sl = slice(*_slice(B, accelerator))
+        ids = ids[sl.start:sl.stop]
+        return {"x0": x0[sl].to(d), "condition": conds[ids].to(d),
+                "text": torch.stack([cache["text"][i] for i in ids]).to(d), "noise": noise[sl].to(d),
+                "sigma": sigma[sl].to(d), "exo_latents": torch.stack([cache["exo"][i] for i in ids]).to(d),
+                "rays_exo": gather(ids, "rays_exo").to(d), "rays_ego": gather(ids, "rays_ego").to(d)}
+
+    model2 = FlowStep(tr, mods["multiexocon"], mods["poseinj"])
+    finished = _run_phase(accelerator, cfg, state, model2, "flow", s1, int(tc["steps"]), ac["stage2_lr"], batch2,
+                          meta, stop_after, progress)
+    out = Path(cfg["output_dir"])
+    if finished and accelerator.is_main_process:
+        m2 = accelerator.unwrap_model(model2)
+        pipe = Exo2EgoSynPipeline(**{**comps, "transformer": m2.transformer}, align=mods["align"],
+                                  multiexocon=m2.multiexocon, poseinj=m2.poseinj)
+        if out.exists():
+            for sub in ("align", "multiexocon", "poseinj", "transformer_lora"):
+                if (out / sub).exists():
+                    shutil.rmtree(out / sub)
+        pipe.save_adapters(str(out))
+    return finished, {"output_dir": str(out)}
+
+
+# ----------------------------------------------------------------------------------------------- reporting
+def plot_losses(losses: dict, path: Path, title: str = ""):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    phases = [p for p in losses if losses[p]]
+    fig, axes = plt.subplots(1, max(1, len(phases)), figsize=(5 * max(1, len(phases)), 3.4), squeeze=False)
+    for ax, p in zip(axes[0], phases):
+        s, v = np.array(losses[p]).T
+        ax.plot(s, v, lw=0.5, alpha=0.35, label="per step")
+        k = max(1, len(v) // 20)
+        if len(v) >= k:
+            sm = np.convolve(v, np.ones(k) / k, mode="valid")
+            ax.plot(s[k - 1:], sm, lw=1.5, label=f"mean of {k}")
+        ax.set_title(f"{title} - {p}")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def final_losses(losses: dict, window: int = 50) -> dict:
+    return {p: float(np.mean([v for _, v in vals[-window:]])) for p, vals in losses.items() if vals}
+
+
+def write_model_card(cfg: dict, meta: dict, summary: dict):
+    import yaml
+
+    out = Path(summary["output_dir"])
+    files = sorted(out.rglob("*.safetensors"))
+    if cfg["stage"] == "adapters":
+        files = [f for f in files if f.relative_to(out).parts[0] in ("align", "multiexocon", "poseinj",
+                                                                     "transformer_lora", "transformer")]
+    rows = "\n".join(f"| `{f.relative_to(out)}` | {f.stat().st_size:,} | `{hashlib.sha256(f.read_bytes()).hexdigest()}` |"
+                     for f in files)
+    from benchmark.data import load_split
+
+    clips = load_split("synth", cfg["data"]["split"], root=cfg["data"]["root"], build_if_missing=False)
+    fl = final_losses(meta["losses"])
+    steps = {p: len(v) for p, v in meta["losses"].items()}
+    pub = {k: v for k, v in cfg.items() if not k.startswith("_")}
+    card_name = "MODEL_CARD.md" if cfg["stage"] == "adapters" else f"MODEL_CARD-{cfg['stage']}.md"
+    text = f"""# {cfg['name']} ({'Exo2EgoSyn adapters' if cfg['stage'] == 'adapters' else 'tiny WAN foundation ' + cfg['stage']})
+
+Trained by `python -m exo2egosyn train --config <config>` (`exo2egosyn/train.py`), stage `{cfg['stage']}`.
+
+* data: SynthEgoExo `{cfg['data']['split']}` split, {len(clips) if cfg['data']['n_clips'] is None else cfg['data']['n_clips']} clips, built with seed {clips.manifest.get('seed')} (generator {clips.manifest.get('version')}), split sha256 `{clips.manifest_sha256}`
+* seed: {cfg['seed']}
+* steps per phase: {json.dumps(steps)}; batch size {cfg['train']['batch_size']}
+* final loss (mean of the last 50 steps) per phase: {json.dumps({k: round(v, 5) for k, v in fl.items()})}
+* wall time: {meta['wall_s']:.0f} s on {'CUDA' if torch.cuda.is_available() else 'CPU'}, {cfg['threads']} torch thread(s)
+* loss curve: `loss-{cfg['name']}.png`
+
+| file | bytes | sha256 |
+| --- | --- | --- |
+{rows}
+
+Config (resolved):
+
+```yaml
+{yaml.safe_dump(pub, sort_keys=False).strip()}
+```
+
+Honest scope: a tiny model (about 1.8M transformer parameters) trained for minutes on one CPU thread on a
+synthetic dataset. It exists so that the benchmark's default path runs end to end with trained weights; it is
+not a reproduction of the paper's numbers.
+"""
+    (out / card_name).write_text(text)
+    (out / f"train-meta-{cfg['name']}.json").write_text(json.dumps(
+        {"name": cfg["name"], "stage": cfg["stage"], "steps": steps, "final_loss": fl, "wall_s": meta["wall_s"],
+         "files": {str(f.relative_to(out)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}}, indent=1))
