@@ -696,7 +696,9 @@ def _train_adapters(cfg, accelerator, state, meta, stop_after, progress):
 
     # ---- stage 2: MultiExoCon + PoseInj + LoRA, flow loss
     tr = comps["transformer"]
-    add_lora(tr, rank=int(ac["lora_rank"]))
+    with torch.random.fork_rng(devices=[]):  # LoRA A init: a function of the seed only (resume-safe)
+        torch.manual_seed(seed + 7)
+        add_lora(tr, rank=int(ac["lora_rank"]))
     for name in ("multiexocon", "poseinj"):
         if mods[name] is not None:
             mods[name].train().requires_grad_(True)

@@ -1,0 +1,117 @@
+"""Training of the tiny Exo2EgoSyn (exo2egosyn/train.py): loss goes down, resume == uninterrupted, CLI, configs.
+
+Runs on the session's tiny SynthEgoExo fixture (3 clips, 9 frames, ego 32x32, exo 32x48) in a few seconds.
+"""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from exo2egosyn.__main__ import build_parser, main
+from exo2egosyn.train import load_config, train
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "exo2egosyn" / "configs"
+
+
+def _base(root, tmp, **over):
+    cfg = dict(seed=0, data=dict(root=str(root), split="test"), threads=1, cache_dir=str(tmp / "cache"),
+               train=dict(steps=6, batch_size=2, save_every=3, log_every=2, lr=1e-3))
+    cfg.update(over)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def backbone(tiny_synth, tmp_path_factory):
+    """A tiny WAN folder after 2 VAE steps (its transformer is fresh)."""
+    tmp = tmp_path_factory.mktemp("backbone")
+    out = tmp / "tiny-wan"
+    s = train(_base(tiny_synth, tmp, stage="vae", output_dir=str(out), work_dir=str(tmp / "work"),
+                    train=dict(steps=2, batch_size=2, save_every=2, log_every=1)), progress=False)
+    assert s["finished"] and (out / "model_index.json").is_file() and (out / "MODEL_CARD-vae.md").is_file()
+    return out
+
+
+def _safetensors(folder):
+    from safetensors.torch import load_file
+
+    out = {}
+    for f in sorted(Path(folder).rglob("*.safetensors")):
+        for k, v in load_file(str(f)).items():
+            out[f"{f.relative_to(folder)}:{k}"] = v
+    return out
+
+
+def _cfg(kind, tiny_synth, backbone, tmp, name, steps=6, save_every=3):
+    extra = dict(train=dict(steps=steps, batch_size=2, save_every=save_every, log_every=1, lr=1e-3))
+    if kind == "transformer":
+        return _base(tiny_synth, tmp, stage="transformer", backbone=str(backbone), output_dir=str(tmp / name),
+                     work_dir=str(tmp / f"work-{name}"), flow=dict(text_dropout=0.5), **extra)
+    return _base(tiny_synth, tmp, stage="adapters", backbone=str(backbone), output_dir=str(tmp / name),
+                 work_dir=str(tmp / f"work-{name}"), adapters=dict(stage1_steps=4, stage1_lr=3e-3), **extra)
+
+
+def test_losses_decrease(tiny_synth, backbone, tmp_path):
+    s = train(_cfg("transformer", tiny_synth, backbone, tmp_path, "tr", steps=12, save_every=12), progress=False)
+    flow = [v for _, v in s["losses"]["transformer"]]
+    assert sum(flow[-3:]) < sum(flow[:3]), flow
+    s = train(_cfg("adapters", tiny_synth, backbone, tmp_path, "ad", steps=2, save_every=10), progress=False)
+    align = [v for _, v in s["losses"]["align"]]  # batch 2 of 3 fixed clips, deterministic MSE
+    assert align[-1] < align[0], align
+    out = tmp_path / "ad"
+    assert {"align", "multiexocon", "poseinj", "transformer_lora", "MODEL_CARD.md"} <= {p.name for p in out.iterdir()}
+    assert (tmp_path / "work-ad" / "loss.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("kind", ["transformer", "adapters"])
+def test_resume_equals_uninterrupted(kind, tiny_synth, backbone, tmp_path):
+    ref = train(_cfg(kind, tiny_synth, backbone, tmp_path, "ref", steps=4, save_every=2), progress=False)
+    assert ref["finished"]
+    cfg = _cfg(kind, tiny_synth, backbone, tmp_path, "res", steps=4, save_every=2)
+    stops = [3, 7] if kind == "adapters" else [3]  # adapters: 4 align steps then 4 flow steps
+    for stop in stops:  # interrupted after the state of step 2 (align) / step 6 (flow) was saved
+        assert not train(cfg, stop_after=stop, progress=False)["finished"]
+    res = train(cfg, progress=False)
+    assert res["finished"] and res["step"] == ref["step"]
+    assert [v for p in res["losses"].values() for _, v in p] == [v for p in ref["losses"].values() for _, v in p]
+    a, b = _safetensors(tmp_path / "ref"), _safetensors(tmp_path / "res")
+    if kind == "transformer":
+        a = {k: v for k, v in a.items() if k.startswith("transformer/")}
+        b = {k: v for k, v in b.items() if k.startswith("transformer/")}
+    assert a.keys() == b.keys() and a
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_trained_adapters_load_into_pipeline(tiny_synth, backbone, tmp_path):
+    from exo2egosyn.configs import build_modules
+    from exo2egosyn.pipeline import Exo2EgoSynPipeline, load_wan_components
+
+    train(_cfg("adapters", tiny_synth, backbone, tmp_path, "ad", steps=2, save_every=10), progress=False)
+    comps = load_wan_components(str(backbone), torch_dtype=torch.float32)
+    mods = build_modules(comps["transformer"].config, comps["vae"].config)
+    pipe = Exo2EgoSynPipeline(**comps, **mods).load_adapters(str(tmp_path / "ad"), strict_modules=True)
+    assert getattr(pipe.transformer, "peft_config", None)
+    assert float(pipe.multiexocon.state_dict()[[k for k in pipe.multiexocon.state_dict()][-1]].abs().sum()) > 0
+
+
+def test_cli_parses_every_config(capsys):
+    configs = sorted(CONFIG_DIR.glob("*.yaml"))
+    names = {p.stem for p in configs}
+    assert {"foundation-vae", "foundation-transformer", "exo2egosyn", "exo2egosyn-no-align",
+            "exo2egosyn-no-multiexocon", "exo2egosyn-no-poseinj"} <= names
+    budgets = set()
+    for p in configs:
+        cfg = load_config(p)
+        args = build_parser().parse_args(["train", "--config", str(p)])
+        assert args.config == str(p)
+        if cfg["stage"] == "adapters":
+            a = dict(cfg["adapters"])
+            for k in ("use_align", "use_multiexocon", "use_poseinj"):
+                a.pop(k)
+            budgets.add(repr((cfg["train"], a, cfg["data"], cfg["seed"])))
+    assert len(budgets) == 1  # identical budgets for the method and its ablations
+    assert main(["train", "--config", str(CONFIG_DIR / "exo2egosyn.yaml"), "--print-config"]) == 0
+    assert '"stage": "adapters"' in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown config keys"):
+        load_config({"stage": "vae", "output_dir": "x", "nope": 1})
