@@ -26,7 +26,6 @@ import math
 import os
 import platform
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -34,6 +33,8 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
+
+from benchmark.atomic import atomic_path
 
 SCHEMA_VERSION = 1
 RESULTS_FILENAME = "results.json"
@@ -182,17 +183,11 @@ def _dumps(obj) -> str:
 
 def _atomic_write(path: Path, write) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+    with atomic_path(path, suffix=".tmp") as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -11,12 +11,12 @@ crash never leaves a half-written video that a rerun would mistake for a finishe
 
 from __future__ import annotations
 
-import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_path
 
 
 class VideoReadError(IOError):
@@ -39,27 +39,18 @@ def write_video(path, frames: np.ndarray, fps: float = 30.0) -> Path:
     if suffix not in _CODECS:
         raise ValueError(f"{path}: unsupported extension {suffix!r}; use .mp4 or .mkv")
     codec, pix_fmt, options = _CODECS[suffix]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with av.open(tmp, mode="w") as container:
             stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
             stream.width = frames.shape[2]
             stream.height = frames.shape[1]
             stream.pix_fmt = pix_fmt
             stream.options = dict(options)
-            # threads: frame-parallel encoding reorders nothing for a lossless intra-friendly codec,
-            # but one thread keeps byte-identical files across machines.
+            # One encoder thread keeps the bytes identical across machines with other core counts.
             stream.thread_count = 1
             for frame in frames:
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
             container.mux(stream.encode(None))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

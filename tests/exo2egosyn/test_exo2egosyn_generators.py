@@ -10,6 +10,19 @@ from exo2egosyn.testing import synthetic_inputs
 NAMES = ["exo2egosyn", "exo2egosyn-no-align", "exo2egosyn-no-multiexocon", "exo2egosyn-no-poseinj", "wan2.2-ti2v"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _no_shipped_checkpoints(tmp_path_factory):
+    """These tests exercise the untrained path: hide the shipped checkpoints (exo2egosyn/checkpoints/), which
+    ``tests/exo2egosyn/test_training.py::test_shipped_checkpoints_are_used_by_default`` covers."""
+    from exo2egosyn import generator as gen_mod
+
+    empty = tmp_path_factory.mktemp("no-checkpoints")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gen_mod, "CHECKPOINT_ROOT", empty)
+        mp.setattr(gen_mod, "TINY_BACKBONE_DIR", empty / "tiny-wan")
+        yield
+
+
 @pytest.fixture(scope="module")
 def generators():
     with pytest.warns(UserWarning):  # untrained weights must be announced

@@ -115,3 +115,29 @@ def test_cli_parses_every_config(capsys):
     assert '"stage": "adapters"' in capsys.readouterr().out
     with pytest.raises(ValueError, match="unknown config keys"):
         load_config({"stage": "vae", "output_dir": "x", "nope": 1})
+
+
+def test_shipped_checkpoints_are_used_by_default():
+    """With the shipped weights present, the benchmark's generators load them without a warning."""
+    import warnings
+
+    from exo2egosyn import generator as gen_mod
+    from exo2egosyn.testing import synthetic_inputs
+
+    if not (gen_mod.TINY_BACKBONE_DIR / "model_index.json").is_file():
+        pytest.skip("no shipped tiny backbone in exo2egosyn/checkpoints/tiny-wan")
+    x = synthetic_inputs(num_views=4, num_frames=9, seed=1)
+    for name in ("exo2egosyn", "exo2egosyn-no-align", "exo2egosyn-no-multiexocon", "exo2egosyn-no-poseinj"):
+        if not (gen_mod.CHECKPOINT_ROOT / name).is_dir():
+            continue
+        g = gen_mod.Exo2EgoSynGenerator(num_inference_steps=2, **{
+            f"use_{m}": f"no-{m}" not in name for m in ("align", "multiexocon", "poseinj")})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            warnings.filterwarnings("ignore", message=".*(non-writable|kept in float32).*")
+            g.pipeline  # noqa: B018
+        cfg = g.config()
+        assert cfg["trained"] is True and cfg["backbone_dir"] == str(gen_mod.TINY_BACKBONE_DIR)
+        assert len(g.checkpoint_sha256()) == 64
+        assert g.generate(x, seed=0).shape == (9, 64, 64, 3)
+        assert (gen_mod.CHECKPOINT_ROOT / name / "MODEL_CARD.md").is_file()
