@@ -71,7 +71,7 @@ def cmd_run(args) -> int:
         args.method, dataset=args.dataset, split=args.split, out=args.out, root=args.root, limit=args.limit,
         seed=args.seed, track=args.track, method_kwargs=_parse_method_args(args.method_arg), run_name=args.name,
         metrics=tuple(args.metrics.split(",")), n_boot=args.n_boot, fail_fast=args.fail_fast,
-        progress=not args.no_progress,
+        progress=not args.no_progress, overwrite=args.overwrite,
     )
     if report.results is not None:
         print_summary(report.results)
@@ -165,10 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--track", default="exo-only", choices=["exo-only", "first-frame"])
     r.add_argument("--method-arg", action="append", metavar="KEY=VALUE", help="constructor argument (repeatable)")
-    r.add_argument("--name", default=None, help="name of the run folder and table row (default: the method)")
+    r.add_argument("--name", default=None,
+                   help="name of the run folder and table row (default: the method, plus @first-frame on that track)")
     r.add_argument("--metrics", default="psnr,ssim,lpips", help="comma-separated metrics")
     r.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failing clip")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace the videos of an existing run folder made with other settings")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=cmd_run)
 

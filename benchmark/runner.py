@@ -7,6 +7,7 @@ Layout (ARCHITECTURE.md)::
         per_clip.csv             clip_id, category, one column per metric
         results.json             schema v1 (benchmark.results)
         errors.jsonl             one line per failed clip (only when some failed)
+        run.json                 the settings the videos were made with (method, arguments, seed, data)
 
 Behaviour that makes numbers trustworthy:
 
@@ -101,12 +102,17 @@ def run(
     shard: int | None = None,
     num_shards: int | None = None,
     score: bool | None = None,
+    overwrite: bool = False,
 ) -> RunReport:
     """Generate, save and score one method on one split. Returns a :class:`RunReport`.
 
     ``shard`` / ``num_shards`` default to the launcher's rank / world size. With several shards, each
     generates its clips; scoring (``score=None`` means: when this is the only or the last shard to finish)
     reads every video back from disk so the numbers are identical to a single-process run.
+
+    A run folder remembers the settings its videos were made with (``run.json``); reusing it with other
+    settings (method arguments, seed, track, data) is refused unless ``overwrite=True``, which deletes the
+    old videos first, so a resumed run never mixes videos of two configurations.
     """
     from tqdm.auto import tqdm
 
@@ -128,16 +134,16 @@ def run(
     if not 0 <= shard < num_shards:
         raise ValueError(f"shard {shard} is outside 0..{num_shards - 1}")
 
-    name = run_name or method
+    name = run_name or (method if track == "exo-only" else f"{method}@{track}")
     out_dir = run_dir(Path(out), clips.name, split, name)
-    (out_dir / "videos").mkdir(parents=True, exist_ok=True)
+    generator = registry.build(method, **(method_kwargs or {}))
+    if track not in generator.tracks:
+        raise ValueError(f"method {method!r} does not support track {track!r} (supports {generator.tracks})")
+    _claim_run_dir(out_dir, _run_fingerprint(spec, generator, method_kwargs, seed, track, clips), overwrite)
     if num_shards == 1:  # failures and shard counts are re-established by this attempt
         (out_dir / "errors.jsonl").unlink(missing_ok=True)
         shutil.rmtree(out_dir / ".shards", ignore_errors=True)
     report = RunReport(out_dir=out_dir)
-    generator = registry.build(method, **(method_kwargs or {}))
-    if track not in generator.tracks:
-        raise ValueError(f"method {method!r} does not support track {track!r} (supports {generator.tracks})")
 
     mine = [cid for i, cid in enumerate(clip_ids) if i % num_shards == shard]
     bar = tqdm(mine, desc=f"{name} on {clips.name}/{split}", unit="clip", disable=not progress, file=sys.stderr)
@@ -182,6 +188,38 @@ def run(
             n_boot=n_boot, report=report, progress=progress, generation_seconds=gen_seconds,
         )
     return report
+
+
+def _run_fingerprint(spec, generator, method_kwargs, seed, track, clips) -> dict:
+    """Everything that changes the videos of a run (JSON-normalized so it compares equal after a reload)."""
+    fp = {"method": spec.name, "target": spec.target, "method_kwargs": method_kwargs or {},
+          "generator_config": generator.config(), "checkpoint_sha256": generator.checkpoint_sha256(),
+          "seed": int(seed), "track": track, "dataset": clips.name, "split": clips.split,
+          "manifest_sha256": clips.manifest_sha256}
+    return json.loads(json.dumps(fp, sort_keys=True, default=str))
+
+
+def _claim_run_dir(out_dir: Path, fingerprint: dict, overwrite: bool):
+    """Create the run folder, or check that an existing one was made with the same settings."""
+    from .atomic import atomic_path
+
+    path = out_dir / "run.json"
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous != fingerprint:
+            if not overwrite:
+                diffs = [f"{k}: {previous.get(k)!r} -> {fingerprint.get(k)!r}"
+                         for k in sorted(set(previous) | set(fingerprint)) if previous.get(k) != fingerprint.get(k)]
+                raise ValueError(
+                    f"run folder {out_dir} holds videos made with other settings ({'; '.join(diffs)}). "
+                    "Pass --overwrite to replace them, or --name / --out for a separate run.")
+            for stale in ("videos", ".shards"):
+                shutil.rmtree(out_dir / stale, ignore_errors=True)
+            for stale in ("per_clip.csv", "results.json", "errors.jsonl"):
+                (out_dir / stale).unlink(missing_ok=True)
+    (out_dir / "videos").mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
 
 
 def _all_clips_accounted(out_dir: Path, clip_ids) -> bool:

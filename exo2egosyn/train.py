@@ -57,7 +57,8 @@ DEFAULTS = {
     "data": {"root": None, "split": "train", "n_clips": None},  # root None: $EXOEGO_CACHE/synth-v1
     "backbone": "exo2egosyn/checkpoints/tiny-wan",             # stages transformer / adapters: read from here
     "output_dir": None,                # shipped weights (vae / transformer stages: the backbone folder)
-    "work_dir": None,                  # resume state (relative: under $EXO2EGOSYN_SCRATCH or ./train-runs)
+    "work_dir": None,                  # resume state (relative: under $EXO2EGOSYN_SCRATCH, default
+                                       # ~/.cache/exo2egosyn/train-runs)
     "cache_dir": None,                 # latent cache (default: <work_dir>/../latent-cache)
     "threads": 1,
     "mixed_precision": "no",
@@ -113,7 +114,7 @@ def _resolve_paths(cfg: dict) -> dict:
     if cfg["stage"] != "adapters":
         name = cfg["name"] or f"foundation-{cfg['stage']}"
     cfg["name"] = name
-    scratch = os.environ.get("EXO2EGOSYN_SCRATCH", "train-runs")
+    scratch = os.environ.get("EXO2EGOSYN_SCRATCH", "~/.cache/exo2egosyn/train-runs")
     cfg["work_dir"] = str(_path(cfg["work_dir"] or name, base=_path(scratch)))
     cfg["cache_dir"] = str(_path(cfg["cache_dir"])) if cfg["cache_dir"] else str(Path(cfg["work_dir"]).parent /
                                                                                      "latent-cache")

@@ -57,3 +57,19 @@ def test_torchrun_with_two_processes_gives_the_single_process_results(tiny_synth
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
     r = json.loads((tmp_path / "multi/synth/test/exo-copy/results.json").read_text())
     assert r["metrics"] == single.results["metrics"] and r["counts"]["generated"] == 3
+
+
+def test_reusing_a_run_folder_with_other_settings_is_refused_unless_overwritten(tiny_synth, tmp_path):
+    run("exo-copy", root=tiny_synth, out=tmp_path, progress=False, limit=1, seed=0)
+    with pytest.raises(ValueError, match=r"other settings \(seed: 0 -> 1\).*--overwrite"):
+        run("exo-copy", root=tiny_synth, out=tmp_path, progress=False, limit=1, seed=1)
+    report = run("exo-copy", root=tiny_synth, out=tmp_path, progress=False, limit=1, seed=1, overwrite=True)
+    assert (report.generated, report.reused) == (1, 0)
+    assert json.loads((tmp_path / "synth/test/exo-copy/run.json").read_text())["seed"] == 1
+
+
+def test_first_frame_track_gets_its_own_run_folder(tiny_synth, tmp_path):
+    run("exo-copy", root=tiny_synth, out=tmp_path, progress=False, limit=1)
+    report = run("exo-copy", root=tiny_synth, out=tmp_path, progress=False, limit=1, track="first-frame")
+    assert report.out_dir.name == "exo-copy@first-frame" and report.generated == 1
+    assert report.results["dataset"]["track"] == "first-frame"
