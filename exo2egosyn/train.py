@@ -290,9 +290,20 @@ def clip_geometry(clip, height, width, He, We, tf, s):
     return dict(rays_exo=rays_exo[0], ego_rays0=ego_rays0[0], rays_ego=rays_ego[0], base_view=base_view[0])
 
 
+def _numpy_rng_to_tensors():
+    """numpy's global RNG state as tensors and plain numbers, so resume files load with ``weights_only=True``."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+
+
+def _numpy_rng_from_tensors(d):
+    return (d["name"], d["keys"].numpy().astype(np.uint32), d["pos"], d["has_gauss"], d["cached_gaussian"])
+
+
 def _cached(path: Path, build):
     if path.is_file():
-        return torch.load(path, weights_only=False)
+        return torch.load(path, weights_only=True)
     data = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -349,7 +360,7 @@ def build_cache(cfg, comps, clips, idx, kind: str, accelerator=None) -> dict:
 
     if accelerator is not None and not accelerator.is_main_process:
         accelerator.wait_for_everyone()
-        return torch.load(path, weights_only=False)
+        return torch.load(path, weights_only=True)
     data = _cached(path, build)
     if accelerator is not None:
         accelerator.wait_for_everyone()
@@ -385,7 +396,7 @@ class RunState:
         tmp.mkdir(parents=True)
         save_file({k: v.detach().contiguous().cpu() for k, v in params.items()}, str(tmp / "trainable.safetensors"))
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state()}, tmp / "optim.pt")
+                    "torch_rng": torch.get_rng_state(), "numpy_rng": _numpy_rng_to_tensors()}, tmp / "optim.pt")
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         if self.dir.exists():
             shutil.rmtree(self.dir)
@@ -404,11 +415,11 @@ class RunState:
         with torch.no_grad():
             for k, p in named_params.items():
                 p.copy_(state[k])
-        opt = torch.load(self.dir / "optim.pt", weights_only=False)
+        opt = torch.load(self.dir / "optim.pt", weights_only=True)
         optimizer.load_state_dict(opt["optimizer"])
         scheduler.load_state_dict(opt["scheduler"])
         torch.set_rng_state(opt["torch_rng"])
-        np.random.set_state(opt["numpy_rng"])
+        np.random.set_state(_numpy_rng_from_tensors(opt["numpy_rng"]))
 
 
 def _trainable(module) -> dict:
