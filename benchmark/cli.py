@@ -7,6 +7,7 @@ Commands::
     data build   build the synthetic dataset (SynthEgoExo) into a folder
     data show    draw one clip: exo frames with the ego camera projected into them, beside the ego frames
     leaderboard  Markdown table from every results.json under a folder
+    ablation     several methods x several seeds, then the table with paired tests against a reference
     weights      which metric weights are present, and how to get the missing ones
 """
 
@@ -133,6 +134,17 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_ablation(args) -> int:
+    from .ablation import run_ablation
+
+    path = run_ablation(args.out, methods=tuple(args.methods.split(",")), seeds=tuple(int(x) for x in args.seeds.split(",")),
+                        dataset=args.dataset, split=args.split, root=args.root, limit=args.limit,
+                        reference=args.reference, n_boot=args.n_boot, progress=not args.no_progress)
+    print(path.read_text())
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_weights(args) -> int:
     from .metrics import weights
 
@@ -202,6 +214,21 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--reported", action="store_true", help="also show numbers reported by other papers")
     lb.add_argument("--out", default=None)
     lb.set_defaults(func=cmd_leaderboard)
+
+    from .ablation import DEFAULT_METHODS
+
+    ab = sub.add_parser("ablation", help="run several methods over several seeds, then a paired ablation table")
+    ab.add_argument("--out", default="runs/ablation")
+    ab.add_argument("--methods", default=",".join(DEFAULT_METHODS))
+    ab.add_argument("--seeds", default="0,1")
+    ab.add_argument("--reference", default="exo2egosyn", help="method compared (paired, per clip) to the others")
+    ab.add_argument("--dataset", default="synth")
+    ab.add_argument("--root", default=None)
+    ab.add_argument("--split", default="test")
+    ab.add_argument("--limit", type=int, default=None)
+    ab.add_argument("--n-boot", type=int, default=1000)
+    ab.add_argument("--no-progress", action="store_true")
+    ab.set_defaults(func=cmd_ablation)
 
     w = sub.add_parser("weights", help="metric weights: status or fetch")
     w.add_argument("action", choices=["status", "fetch"], nargs="?", default="status")

@@ -184,7 +184,7 @@ def run(
         score = num_shards == 1 or _all_clips_accounted(out_dir, clip_ids)
     if score:
         report.results = score_run(
-            out_dir, clips, clip_ids, generator=generator, spec=spec, seed=seed, track=track, metrics=metrics,
+            out_dir, clips, clip_ids, generator=generator, spec=spec, name=name, seed=seed, track=track, metrics=metrics,
             n_boot=n_boot, report=report, progress=progress, generation_seconds=gen_seconds,
         )
     return report
@@ -232,7 +232,7 @@ def _all_clips_accounted(out_dir: Path, clip_ids) -> bool:
     return all(cid in failed or (out_dir / "videos" / f"{cid}.mp4").exists() for cid in clip_ids)
 
 
-def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, seed, track, metrics, n_boot, report,
+def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, track, metrics, n_boot, report,
               progress=True, generation_seconds=None) -> dict:
     """Score every saved video of the run against ground truth; write per_clip.csv and results.json."""
     from tqdm.auto import tqdm
@@ -260,7 +260,9 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, seed, track, m
     write_csv_atomic(out_dir / "per_clip.csv", per_clip)
     summary = suite.summary(n_boot=n_boot, seed=seed)
     method_info = generator.describe()
-    method_info.update({"registered_as": spec.name, "target": spec.target, "registry_source": spec.source})
+    # "name" is the row name (``--name``, e.g. a from-folder method's own name); "registered_as" the registry entry.
+    method_info.update({"name": name, "registered_as": spec.name, "target": spec.target,
+                        "registry_source": spec.source})
     all_failed = _read_failures(out_dir)
     counts = {"generated": report.generated, "reused": report.reused, "generation_seconds": generation_seconds}
     shard_files = sorted((out_dir / ".shards").glob("*.json")) if (out_dir / ".shards").is_dir() else []

@@ -167,3 +167,13 @@ def test_same_seed_gives_the_same_videos_and_numbers(tiny_synth, tmp_path):
     assert ra["metrics"] == rb["metrics"] and ra["seed"] == 3
     va = read_video(tmp_path / "a/synth/test/exo-copy/videos/synth-test-0001.mp4")
     np.testing.assert_array_equal(va, read_video(tmp_path / "b/synth/test/exo-copy/videos/synth-test-0001.mp4"))
+
+
+def test_run_name_is_the_table_row_name(tiny_synth, tmp_path, capsys):
+    assert run_cli("run", "--method", "exo-copy", "--name", "my-method", "--root", tiny_synth, "--out", tmp_path,
+                   "--no-progress") == 0
+    results = json.loads((tmp_path / "synth/test/my-method/results.json").read_text())
+    assert results["method"]["name"] == "my-method" and results["method"]["registered_as"] == "exo-copy"
+    capsys.readouterr()
+    run_cli("leaderboard", "--root", tmp_path)
+    assert "my-method" in capsys.readouterr().out
