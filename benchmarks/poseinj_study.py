@@ -14,7 +14,16 @@ the exact tensors the adapters were trained on) and, when present, the resume st
    and how much of PoseInj's injection is a constant (clip-independent) offset;
 4. gradients: Adam second moments (RMS gradient) per module at the end of training;
 5. loss: flow loss on training clips with the trained PoseInj on / zeroed / fed another clip's rays
-   (paired over the same noise draws).
+   (paired over the same noise draws);
+6. test PSNR, paired per clip (bootstrap 95% CI), of Align+PoseInj (shipped ``exo2egosyn-no-multiexocon``) vs
+   Align only (``configs/exo2egosyn-align-only.yaml``), when both ``per_clip.csv`` files exist. The Align-only run::
+
+       python -m exo2egosyn train --config exo2egosyn/configs/exo2egosyn-align-only.yaml
+       python -m benchmark run --method exo2egosyn-no-multiexocon --method-arg use_poseinj=false \
+           --method-arg checkpoint=runs/train/exo2egosyn-align-only --name align-only --seed 0 \
+           --out $EXO2EGOSYN_SCRATCH/poseinj-study --no-progress
+
+   (the config writes to runs/train/exo2egosyn-align-only, relative to the repository root.)
 """
 
 from __future__ import annotations
@@ -137,7 +146,7 @@ def main():
         model = FlowStep(comps0["transformer"], init["multiexocon"].train().requires_grad_(True),
                          init["poseinj"].train().requires_grad_(True))
         names = [k for k, p in model.named_parameters() if p.requires_grad]
-        opt = torch.load(st, weights_only=False)["optimizer"]["state"]  # our own resume file (holds numpy RNG state)
+        opt = torch.load(st, weights_only=True)["optimizer"]["state"]
         if len(opt) == len(names):
             for k, s in zip(names, (opt[i] for i in range(len(names)))):
                 if ("poseinj" in k or "multiexocon" in k) and ("proj_out" in k or "conv1.weight" in k):
@@ -157,7 +166,7 @@ def main():
         text = torch.stack([cache["text"][i] for i in ids])
         res = {"on": [], "off": [], "shuffled": []}
         perm = torch.roll(torch.arange(len(ids)), 7)
-        for k in range(K):
+        for _ in range(K):
             noise = torch.randn(x0.shape, generator=g)
             sigma = shifted_sigmas(torch.rand(len(ids), generator=g), 3.0)
             for mode in res:
@@ -174,6 +183,29 @@ def main():
             boots = [rng.choice(diff, len(diff)).mean() for _ in range(2000)]
             print(f"{name:15s} loss on {arr['on'].mean():.5f}; {mode:8s} {arr[mode].mean():.5f}; "
                   f"diff {diff.mean():+.5f} [{np.percentile(boots, 2.5):+.5f}, {np.percentile(boots, 97.5):+.5f}]")
+
+    # ---------------------------------------------------------------- 6. paired test PSNR
+    print("\n== 6. test PSNR, paired per clip ==")
+    import csv
+    pairs = [("Align+PoseInj - Align only",
+              ROOT / "leaderboard/results/ablation/seed0/synth/test/exo2egosyn-no-multiexocon/per_clip.csv",
+              SCRATCH / "poseinj-study/synth/test/align-only/per_clip.csv"),
+             ("full - no-poseinj",
+              ROOT / "leaderboard/results/ablation/seed0/synth/test/exo2egosyn/per_clip.csv",
+              ROOT / "leaderboard/results/ablation/seed0/synth/test/exo2egosyn-no-poseinj/per_clip.csv"),
+             ("Align+MultiExoCon - Align only",
+              ROOT / "leaderboard/results/ablation/seed0/synth/test/exo2egosyn-no-poseinj/per_clip.csv",
+              SCRATCH / "poseinj-study/synth/test/align-only/per_clip.csv")]
+    for label, a, b in pairs:
+        if not (a.is_file() and b.is_file()):
+            print(f"  {label}: missing {a if not a.is_file() else b}")
+            continue
+        ra, rb = ({r["clip_id"]: float(r["psnr"]) for r in csv.DictReader(open(f))} for f in (a, b))
+        diff = np.array([ra[k] - rb[k] for k in sorted(ra) if k in rb])
+        rng = np.random.default_rng(0)
+        boots = [rng.choice(diff, len(diff)).mean() for _ in range(10000)]
+        print(f"  {label:32s} {diff.mean():+.4f} dB [{np.percentile(boots, 2.5):+.4f}, "
+              f"{np.percentile(boots, 97.5):+.4f}], n={len(diff)}, wins {int((diff > 0).sum())}")
 
 
 if __name__ == "__main__":
