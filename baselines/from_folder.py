@@ -15,8 +15,7 @@ import numpy as np
 from benchmark.generator import Generator
 from benchmark.schema import ExoEgoInputs
 from benchmark.video_io import VideoReadError, read_video
-
-from ._resize import center_crop_resize
+from benchmark.video_ops import resize_video
 
 
 class FromFolder(Generator):
@@ -45,5 +44,5 @@ class FromFolder(Generator):
         video = read_video(path, expected_frames=inputs.num_frames,
                            expected_size=None if self.resize else (inputs.ego_height, inputs.ego_width))
         if self.resize:
-            video = center_crop_resize(video, inputs.ego_height, inputs.ego_width)
+            video = resize_video(video, inputs.ego_height, inputs.ego_width, crop=True)
         return video

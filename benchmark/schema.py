@@ -69,6 +69,22 @@ class ExoEgoInputs:
             T = np.broadcast_to(T[:, None], (T.shape[0], self.num_frames, 4, 4))
         return T
 
+    def closest_exo_view(self, frame: int | None = None) -> int:
+        """Index of the exo view whose viewing direction (camera +z) has the largest cosine with the ego's.
+
+        ``frame=None`` compares directions averaged over the clip (one choice for the whole clip); an int
+        compares at that frame (e.g. 0 for a first-frame condition).
+        """
+        ego_z = self.ego_T_world_cam[:, :3, 2]  # (T, 3)
+        exo_z = self.exo_T_world_cam_per_frame()[..., :3, 2]  # (V, T, 3)
+        if frame is None:
+            ego_dir, exo_dirs = ego_z.mean(axis=0), exo_z.mean(axis=1)
+        else:
+            ego_dir, exo_dirs = ego_z[frame], exo_z[:, frame]
+        ego_dir = ego_dir / np.linalg.norm(ego_dir)
+        exo_dirs = exo_dirs / np.linalg.norm(exo_dirs, axis=-1, keepdims=True)
+        return int(np.argmax(exo_dirs @ ego_dir))
+
     def select_views(self, indices) -> "ExoEgoInputs":
         """The same inputs restricted to the exo views ``indices`` (for missing-view experiments)."""
         idx = list(indices)

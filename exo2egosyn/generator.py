@@ -27,6 +27,7 @@ import numpy as np
 from benchmark import cameras
 from benchmark.generator import Generator
 from benchmark.schema import ExoEgoInputs
+from benchmark.video_ops import resize_video
 
 CHECKPOINT_ROOT = Path(__file__).resolve().parent / "checkpoints"
 TINY_BACKBONE_DIR = CHECKPOINT_ROOT / "tiny-wan"
@@ -66,20 +67,6 @@ def sha256_of_files(paths) -> str | None:
     return h.hexdigest()
 
 
-def _resize_video(video: np.ndarray, height: int, width: int) -> np.ndarray:
-    """uint8 (..., H, W, 3) -> uint8 (..., height, width, 3), antialiased bilinear."""
-    import torch
-    import torch.nn.functional as F
-
-    if video.shape[-3:-1] == (height, width):
-        return video
-    lead = video.shape[:-3]
-    x = torch.from_numpy(np.ascontiguousarray(video)).reshape(-1, *video.shape[-3:]).permute(0, 3, 1, 2).float()
-    x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
-    x = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return x.reshape(*lead, height, width, 3)
-
-
 def _pad_frames(x: np.ndarray, n: int, axis: int) -> np.ndarray:
     """Repeat the last frame along ``axis`` up to ``n`` frames (or cut to ``n``)."""
     t = x.shape[axis]
@@ -87,13 +74,6 @@ def _pad_frames(x: np.ndarray, n: int, axis: int) -> np.ndarray:
         return np.take(x, np.arange(n), axis=axis)
     idx = np.concatenate([np.arange(t), np.full(n - t, t - 1)])
     return np.take(x, idx, axis=axis)
-
-
-def closest_exo_view(inputs: ExoEgoInputs) -> int:
-    """Index of the exo view whose viewing direction is closest to the ego's at the first frame."""
-    ego_dir = cameras.viewing_direction(inputs.ego_T_world_cam[0])
-    exo_dirs = cameras.viewing_direction(inputs.exo_T_world_cam_per_frame()[:, 0])
-    return int(np.argmax(exo_dirs @ ego_dir))
 
 
 class _WanBackedGenerator(Generator):
@@ -220,7 +200,7 @@ class _WanBackedGenerator(Generator):
     def _to_output(self, frames: np.ndarray, inputs: ExoEgoInputs) -> np.ndarray:
         """float [0, 1] (T', h, w, 3) -> uint8 (T, H, W, 3) at the clip's ego resolution."""
         video = np.clip(np.round(frames[: inputs.num_frames] * 255.0), 0, 255).astype(np.uint8)
-        return _resize_video(video, inputs.ego_height, inputs.ego_width)
+        return resize_video(video, inputs.ego_height, inputs.ego_width)
 
     def _seeded(self, seed: int):
         import torch
@@ -294,7 +274,7 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
         mult_exo = pipe.vae_scale_factor_spatial
         He, We = inputs.exo_video.shape[2:4]
         he, we = working_size(He, We, mult_exo, self.max_area)
-        exo = _resize_video(_pad_frames(inputs.exo_video, n, axis=1), he, we)  # (V, n, he, we, 3)
+        exo = resize_video(_pad_frames(inputs.exo_video, n, axis=1), he, we)  # (V, n, he, we, 3)
         exo_K = cameras.scale_intrinsics(np.asarray(inputs.exo_K, dtype=np.float64), we / We, he / He)
         exo_T = _pad_frames(inputs.exo_T_world_cam_per_frame(), n, axis=1)
         ego_K = cameras.scale_intrinsics(np.asarray(inputs.ego_K, dtype=np.float64), w / inputs.ego_width,
@@ -302,7 +282,7 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
         ego_T = _pad_frames(np.asarray(inputs.ego_T_world_cam), n, axis=0)
         image = None
         if inputs.track == "first-frame" and inputs.ego_first_frame is not None:
-            image = PIL.Image.fromarray(_resize_video(inputs.ego_first_frame, h, w))
+            image = PIL.Image.fromarray(resize_video(inputs.ego_first_frame, h, w))
         out = pipe(prompt=inputs.text or "", negative_prompt=self.negative_prompt or None,
                    exo_video=video_to_tensor(exo)[None], exo_K=exo_K[None], exo_T_world_cam=exo_T[None],
                    ego_K=ego_K[None], ego_T_world_cam=ego_T[None], image=image, height=h, width=w, num_frames=n,
@@ -340,8 +320,8 @@ class WanTI2VGenerator(_WanBackedGenerator):
         if inputs.track == "first-frame" and inputs.ego_first_frame is not None:
             frame = inputs.ego_first_frame
         else:
-            frame = inputs.exo_video[closest_exo_view(inputs), 0]
-        image = PIL.Image.fromarray(_resize_video(frame, h, w))
+            frame = inputs.exo_video[inputs.closest_exo_view(frame=0), 0]
+        image = PIL.Image.fromarray(resize_video(frame, h, w))
         prompt = inputs.text or ""
         # diffusers' WAN prompt cleaning needs ftfy (optional); encode with our equivalent encode_prompt instead
         if getattr(self, "_text_pipe", None) is None:

@@ -66,3 +66,13 @@ def test_generated_video_checks_name_method_clip_and_expectation(video, message)
     with pytest.raises(ClipValidationError, match=message) as info:
         check_generated_video(video, inputs, "my-method")
     assert "method 'my-method' on clip 'c9'" in str(info.value)
+
+
+def test_closest_exo_view_compares_viewing_directions():
+    clip = make_clip(V=3)  # exo cameras on a half circle, all looking at the origin
+    inputs = clip.inputs()
+    ego_dir = clip.ego_T_world_cam[:, :3, 2].mean(0)
+    cos = [T[:3, 2] @ ego_dir / np.linalg.norm(ego_dir) for T in clip.exo_T_world_cam]
+    assert inputs.closest_exo_view() == int(np.argmax(cos))
+    assert inputs.closest_exo_view(frame=0) == int(np.argmax([T[:3, 2] @ clip.ego_T_world_cam[0, :3, 2]
+                                                             for T in clip.exo_T_world_cam]))

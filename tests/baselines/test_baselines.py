@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from baselines.exo_copy import ExoCopy, closest_exo_view
+from baselines.exo_copy import ExoCopy
 from baselines.from_folder import FromFolder
 from baselines.reproject import Reproject
 from benchmark import cameras as C
@@ -70,7 +70,7 @@ def test_reproject_is_deterministic(dense_clip):
 
 def test_exo_copy_picks_the_camera_looking_most_like_the_ego(dense_clip):
     inputs = dense_clip.inputs()
-    v = closest_exo_view(inputs)
+    v = inputs.closest_exo_view()
     ego_dir = C.viewing_direction(dense_clip.ego_T_world_cam).mean(0)
     cos = [C.viewing_direction(T) @ ego_dir / np.linalg.norm(ego_dir) for T in dense_clip.exo_T_world_cam]
     assert v == int(np.argmax(cos))
