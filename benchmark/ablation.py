@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 DEFAULT_METHODS = ("exo2egosyn", "exo2egosyn-no-align", "exo2egosyn-no-multiexocon", "exo2egosyn-no-poseinj",
-                   "exo-copy", "reproject")
+                   "wan2.2-ti2v", "exo-copy", "reproject")
 
 
 def run_ablation(out, *, methods=DEFAULT_METHODS, seeds=(0, 1), dataset="synth", split="test", root=None,
