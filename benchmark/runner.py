@@ -19,7 +19,7 @@ Behaviour that makes numbers trustworthy:
 * **Seeds.** Each clip gets ``clip_seed(seed, clip_id)``, a stable hash, so a clip's output does not
   depend on which other clips were run, in which order, or on how many processes shared the work.
 * **Sharding.** With ``num_shards > 1`` each shard generates the clips ``i`` with
-  ``i % num_shards == shard`` (use ``accelerate launch`` or ``torchrun``; the rank is read from the
+  ``i % num_shards == shard`` (launch with ``torchrun``; the rank is read from the
   environment); the shard that finds every clip accounted for (a video or a recorded failure) then scores
   all videos read back from disk, so the scores equal a one-process run.
 """
