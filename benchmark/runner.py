@@ -150,6 +150,15 @@ def run(
     t0 = time.perf_counter()
     for clip_id in bar:
         video_path = out_dir / "videos" / f"{clip_id}.mp4"
+        if video_path.exists():
+            # Checked against the parquet's sizes, so a finished clip costs one decode, not the whole clip's.
+            T, H, W = clips.ego_shape(clip_id)
+            try:
+                read_video(video_path, expected_frames=T, expected_size=(H, W))
+                report.reused += 1
+                continue
+            except VideoReadError:
+                pass  # a damaged or stale file: generate it again
         try:
             clip = clips.get(clip_id)
         except (VideoReadError, ClipValidationError, OSError, ValueError) as exc:
@@ -157,13 +166,6 @@ def run(
             if fail_fast:
                 break
             continue
-        if video_path.exists():
-            try:
-                read_video(video_path, expected_frames=clip.num_frames, expected_size=clip.ego_video.shape[1:3])
-                report.reused += 1
-                continue
-            except VideoReadError:
-                pass  # a damaged or stale file: generate it again
         try:
             inputs = clip.inputs(track)
             video = generator.generate(inputs, seed=clip_seed(seed, clip_id))
@@ -243,6 +245,7 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
     suite = MetricSuite(names=tuple(metrics))
     failed_ids = {f["clip_id"] for f in report.failed}
     scored = 0
+    categories = clips.categories()
     for clip_id in tqdm(clip_ids, desc="scoring", unit="clip", disable=not progress, file=sys.stderr):
         if clip_id in failed_ids:
             continue
@@ -250,9 +253,9 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
         if not path.exists():
             continue  # another shard's clip that failed there: its error is in errors.jsonl
         try:
-            clip = clips.get(clip_id)
-            pred = read_video(path, expected_frames=clip.num_frames, expected_size=clip.ego_video.shape[1:3])
-            suite.update(clip_id, clip.category, pred, clip.ego_video)
+            target = clips.ego_video(clip_id)  # scoring needs only the ground truth, not the exo views
+            pred = read_video(path, expected_frames=target.shape[0], expected_size=target.shape[1:3])
+            suite.update(clip_id, categories[clip_id], pred, target)
             scored += 1
         except (VideoReadError, ClipValidationError, ValueError, OSError) as exc:
             _record_failure(report, out_dir, clip_id, "score", exc)

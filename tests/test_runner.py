@@ -73,3 +73,14 @@ def test_first_frame_track_gets_its_own_run_folder(tiny_synth, tmp_path):
     report = run("exo-copy", root=tiny_synth, out=tmp_path, progress=False, limit=1, track="first-frame")
     assert report.out_dir.name == "exo-copy@first-frame" and report.generated == 1
     assert report.results["dataset"]["track"] == "first-frame"
+
+
+def test_scoring_reads_only_the_ground_truth_it_needs(tiny_synth):
+    from benchmark.data import load_split
+
+    clips = load_split("synth", "test", root=tiny_synth)
+    clip = clips.get("synth-test-0001")
+    import numpy as np
+
+    np.testing.assert_array_equal(clips.ego_video("synth-test-0001"), clip.ego_video)
+    assert clips.ego_shape("synth-test-0001") == clip.ego_video.shape[:3]

@@ -130,9 +130,29 @@ class ClipSet:
             yield self[i]
 
     def get(self, clip_id: str) -> ExoEgoClip:
+        return self._load(self._row(clip_id))
+
+    def _row(self, clip_id: str) -> dict:
         if clip_id not in self._index:
             raise KeyError(f"clip {clip_id!r} is not in {self.name}/{self.split} ({len(self)} clips)")
-        return self._load(self._rows[self._index[clip_id]])
+        return self._rows[self._index[clip_id]]
+
+    def ego_shape(self, clip_id: str) -> tuple:
+        """(T, H, W) of the clip's ego video, from the parquet only (no decoding)."""
+        row = self._row(clip_id)
+        return int(row["num_frames"]), int(row["ego_height"]), int(row["ego_width"])
+
+    def ego_video(self, clip_id: str) -> np.ndarray:
+        """Only the ground-truth ego video, uint8 (T, H, W, 3): what scoring needs, without the exo views."""
+        row = self._row(clip_id)
+        T, H, W = self.ego_shape(clip_id)
+        return self._read_video(row, row["ego_video"], T, (H, W))
+
+    def _read_video(self, row: dict, rel: str, num_frames: int, size: tuple) -> np.ndarray:
+        try:
+            return read_video(self.root / rel, expected_frames=num_frames, expected_size=size)
+        except VideoReadError as exc:
+            raise VideoReadError(f"clip {row['clip_id']!r} ({self.name}/{self.split}): {exc}") from exc
 
     def categories(self) -> dict:
         """clip_id -> category, from the parquet only."""
@@ -162,14 +182,8 @@ class ClipSet:
         ego_size = (int(row["ego_height"]), int(row["ego_width"]))
         exo_size = (int(row["exo_height"]), int(row["exo_width"]))
 
-        def video(rel, size):
-            try:
-                return read_video(self.root / rel, expected_frames=T, expected_size=size)
-            except VideoReadError as exc:
-                raise VideoReadError(f"clip {cid!r} ({self.name}/{self.split}): {exc}") from exc
-
-        ego_video = video(row["ego_video"], ego_size)
-        exo_video = np.stack([video(rel, exo_size) for rel in row["exo_videos"]])
+        ego_video = self._read_video(row, row["ego_video"], T, ego_size)
+        exo_video = np.stack([self._read_video(row, rel, T, exo_size) for rel in row["exo_videos"]])
         exo_depth = ego_depth = None
         if row.get("depth"):
             path = self.root / row["depth"]
