@@ -48,6 +48,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.hashing import sha256_file
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS = {
@@ -783,7 +785,8 @@ def write_model_card(cfg: dict, meta: dict, summary: dict):
     if cfg["stage"] == "adapters":
         files = [f for f in files if f.relative_to(out).parts[0] in ("align", "multiexocon", "poseinj",
                                                                      "transformer_lora", "transformer")]
-    rows = "\n".join(f"| `{f.relative_to(out)}` | {f.stat().st_size:,} | `{hashlib.sha256(f.read_bytes()).hexdigest()}` |"
+    digests = {str(f.relative_to(out)): sha256_file(f) for f in files}
+    rows = "\n".join(f"| `{f.relative_to(out)}` | {f.stat().st_size:,} | `{digests[str(f.relative_to(out))]}` |"
                      for f in files)
     from benchmark.data import load_split
 
@@ -820,4 +823,4 @@ not a reproduction of the paper's numbers.
     (out / card_name).write_text(text)
     (out / f"train-meta-{cfg['name']}.json").write_text(json.dumps(
         {"name": cfg["name"], "stage": cfg["stage"], "steps": steps, "final_loss": fl, "wall_s": meta["wall_s"],
-         "files": {str(f.relative_to(out)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}}, indent=1))
+         "files": digests}, indent=1))

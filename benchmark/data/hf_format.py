@@ -59,6 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.atomic import atomic_path
+from benchmark.hashing import sha256_file
 
 MANIFEST = "manifest.json"
 CARD = "README.md"
@@ -73,14 +74,6 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(data)
     return path
-
-
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_npz(path, **arrays) -> Path:

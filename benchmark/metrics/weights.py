@@ -24,7 +24,6 @@ byte-identical to ``lpips/weights/v0.1/alex.pth`` of the ``lpips`` 0.1.4 package
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Optional
 
 import torch
+
+from benchmark.hashing import sha256_file
 
 ENV_LPIPS_ALEXNET = "EXOEGO_LPIPS_ALEXNET"
 ENV_WEIGHTS_MIRROR = "EXOEGO_WEIGHTS_MIRROR"  # base URL (https://... or file:///...) holding the files by name
@@ -160,11 +161,7 @@ def file_sha256(path: Path) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _HASH_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _HASH_CACHE[key] = h.hexdigest()
+        _HASH_CACHE[key] = sha256_file(path)
     return _HASH_CACHE[key]
 
 
