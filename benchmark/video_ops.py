@@ -7,6 +7,23 @@ import torch
 import torch.nn.functional as F
 
 
+def center_crop(video, height: int, width: int):
+    """The largest centred crop of ``video`` (..., h, w, C) with the aspect ratio ``width / height``.
+
+    Works on numpy arrays and torch tensors alike (it only slices); returns the input when the aspect matches.
+    """
+    h, w = video.shape[-3], video.shape[-2]
+    if h * width == w * height:
+        return video
+    if w * height > h * width:  # too wide: crop columns
+        cw = int(round(h * width / height))
+        x0 = (w - cw) // 2
+        return video[..., x0:x0 + cw, :]
+    ch = int(round(w * height / width))  # too tall: crop rows
+    y0 = (h - ch) // 2
+    return video[..., y0:y0 + ch, :, :]
+
+
 def resize_video(video: np.ndarray, height: int, width: int, *, crop: bool = False) -> np.ndarray:
     """uint8 (..., h, w, 3) -> uint8 (..., height, width, 3), bilinear with antialiasing, rounded.
 
@@ -14,16 +31,8 @@ def resize_video(video: np.ndarray, height: int, width: int, *, crop: bool = Fal
     not stretched; otherwise the whole frame is resized (for inputs that already have the target aspect).
     """
     video = np.asarray(video)
-    h, w = video.shape[-3:-1]
-    if crop and h * width != w * height:
-        if w * height > h * width:  # too wide: crop columns
-            cw = int(round(h * width / height))
-            x0 = (w - cw) // 2
-            video = video[..., x0:x0 + cw, :]
-        else:  # too tall: crop rows
-            ch = int(round(w * height / width))
-            y0 = (h - ch) // 2
-            video = video[..., y0:y0 + ch, :, :]
+    if crop:
+        video = center_crop(video, height, width)
     if video.shape[-3:-1] == (height, width):
         return np.ascontiguousarray(video)
     lead = video.shape[:-3]

@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.hashing import sha256_file
+from benchmark.video_ops import center_crop
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -164,15 +165,7 @@ def _load_clips(cfg: dict):
 def _to_square(video: np.ndarray, height: int, width: int) -> torch.Tensor:
     """uint8 (..., T, H, W, 3) -> float (..., 3, T, height, width) in [-1, 1]: center crop to the target aspect,
     antialiased bilinear resize."""
-    x = torch.from_numpy(np.ascontiguousarray(video)).float().div(127.5).sub(1.0)
-    H, W = x.shape[-3:-1]
-    if H * width != W * height:
-        if W * height > H * width:  # too wide
-            w2 = round(H * width / height)
-            x = x[..., :, (W - w2) // 2:(W - w2) // 2 + w2, :]
-        else:
-            h2 = round(W * height / width)
-            x = x[..., (H - h2) // 2:(H - h2) // 2 + h2, :, :]
+    x = center_crop(torch.from_numpy(np.ascontiguousarray(video)).float().div(127.5).sub(1.0), height, width)
     lead = x.shape[:-3]
     y = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2)
     if y.shape[-2:] != (height, width):
