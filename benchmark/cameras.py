@@ -17,6 +17,8 @@ All functions are batched over leading dimensions and work on numpy arrays or to
 
 from __future__ import annotations
 
+import math
+
 from typing import Union
 
 import numpy as np
@@ -168,7 +170,8 @@ def look_at(eye: Array, target: Array, up=(0.0, 0.0, 1.0)) -> np.ndarray:
 
 def intrinsics_from_fov(height: int, width: int, horizontal_fov_deg: float) -> np.ndarray:
     """Pinhole K (3, 3) with square pixels, principal point at the image centre ((W-1)/2, (H-1)/2)."""
-    f = 0.5 * width / np.tan(np.deg2rad(horizontal_fov_deg) / 2)
+    # math.tan (the C library's scalar tangent), not np.tan: numpy's SIMD kernels differ in the last bit between CPUs
+    f = 0.5 * width / math.tan(math.radians(horizontal_fov_deg) / 2)
     return np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
 
 

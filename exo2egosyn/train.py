@@ -57,7 +57,7 @@ DEFAULTS = {
     "stage": "adapters",
     "name": None,                      # run name (default: the output folder's name)
     "seed": 0,
-    "data": {"root": None, "split": "train", "n_clips": None},  # root None: $EXOEGO_CACHE/synth-v1
+    "data": {"root": None, "split": "train", "n_clips": None},  # root None: $EXOEGO_CACHE/synth-v2
     "backbone": "exo2egosyn/checkpoints/tiny-wan",             # stages transformer / adapters: read from here
     "output_dir": None,                # shipped weights (vae / transformer stages: the backbone folder)
     "work_dir": None,                  # resume state (relative: under $EXO2EGOSYN_SCRATCH, default

@@ -59,12 +59,33 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.atomic import atomic_path
+from benchmark.data import identity
+from benchmark.data.identity import round_cameras
 from benchmark.hashing import sha256_file
 
 MANIFEST = "manifest.json"
 CARD = "README.md"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: cameras stored at 9 decimals; per-split and per-clip content identity in the manifest
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps keep .npz files byte-identical
+
+
+IDENTITY_CARD_TEXT = f"""## Identity
+
+Results name this data by its **content identity** (definition `{identity.DEFINITION}`, implemented once in
+`benchmark/data/identity.py`), not by file bytes, so the same data has the same identity on every machine:
+
+- cameras are stored rounded to {identity.CAMERA_DECIMALS} decimals (1 nm, 1e-9 px) and hashed as the integers
+  `rint(x * 1e{identity.CAMERA_DECIMALS})`;
+- videos are hashed as their decoded uint8 RGB frames (T, H, W, 3), not as .mp4 bytes;
+- depth arrays as little-endian float32 with name and shape;
+- metadata as the parquet row minus cameras and file paths, in canonical JSON;
+- a clip's sha256 is that of the canonical JSON of those parts; a split's identity is the sha256 of
+  `"{identity.DEFINITION}\\n"` and one line `"<clip_id>\\t<clip sha256>\\n"` per clip, sorted by id.
+
+`manifest.json` records each split's `identity` and every clip's `clip_sha256`; scoring re-derives them from
+the files it reads and refuses clips that no longer match. The file sha256 values in `manifest.json` are a
+fast check of this copy's bytes only; they may differ between machines and library versions.
+"""
 
 
 # --------------------------------------------------------------------------------------------- files
@@ -111,10 +132,11 @@ def clip_row(clip, split: str, paths: dict, **extra) -> dict:
         "fps": float(clip.fps), "scene_id": str(clip.extra.get("scene_id", "")), "num_frames": int(T),
         "ego_height": int(clip.ego_video.shape[1]), "ego_width": int(clip.ego_video.shape[2]),
         "exo_height": int(He), "exo_width": int(We), "exo_cam_ids": [str(c) for c in clip.exo_cam_ids],
-        "exo_K": np.asarray(clip.exo_K, dtype=np.float64).ravel().tolist(),
-        "exo_T_world_cam": np.asarray(clip.exo_T_world_cam, dtype=np.float64).ravel().tolist(),
-        "ego_K": np.asarray(clip.ego_K, dtype=np.float64).ravel().tolist(),
-        "ego_T_world_cam": np.asarray(clip.ego_T_world_cam, dtype=np.float64).ravel().tolist(),
+        # stored at the precision the content identity defines, whatever the converter computed
+        "exo_K": round_cameras(clip.exo_K).ravel().tolist(),
+        "exo_T_world_cam": round_cameras(clip.exo_T_world_cam).ravel().tolist(),
+        "ego_K": round_cameras(clip.ego_K).ravel().tolist(),
+        "ego_T_world_cam": round_cameras(clip.ego_T_world_cam).ravel().tolist(),
         "ego_video": paths["ego_video"], "exo_videos": list(paths["exo_videos"]), "depth": paths.get("depth"),
     }
     row.update(extra)
@@ -193,7 +215,8 @@ def write_card(root, manifest: dict, description: str) -> Path:
     for s in splits:
         yaml += [f"  - split: {s}", f"    path: data/{s}.parquet"]
     yaml.append("---")
-    rows = "\n".join(f"| {s} | {manifest['splits'][s]['n_clips']} | `{manifest['splits'][s]['sha256']}` |"
-                     for s in splits)
-    body = description.strip() + "\n\n## Splits\n\n| split | clips | sha256 (see manifest.json) |\n|---|---|---|\n" + rows
+    rows = "\n".join(f"| {s} | {manifest['splits'][s]['n_clips']} | `{manifest['splits'][s].get('identity', 'n/a')}` "
+                     f"| `{manifest['splits'][s]['sha256']}` |" for s in splits)
+    body = (description.strip() + "\n\n## Splits\n\n| split | clips | content identity | file sha256 (see manifest.json) |"
+            "\n|---|---|---|---|\n" + rows + "\n\n" + IDENTITY_CARD_TEXT)
     return atomic_write_bytes(Path(root) / CARD, ("\n".join(yaml) + "\n\n" + body + "\n").encode())

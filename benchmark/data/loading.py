@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.hashing import sha256_file
 from benchmark.schema import ClipValidationError, ExoEgoClip
 from benchmark.video_io import VideoReadError, read_video
 
 from . import hf_format as fmt
+from . import identity
 
 SYNTH_SPLITS = ("train", "val", "test")
 
@@ -90,6 +92,9 @@ class ClipSet:
         self.root = Path(root)
         self.manifest = manifest
         self.manifest_sha256 = manifest["splits"][split]["sha256"]
+        # content identity (benchmark.data.identity); None for datasets built before it was recorded
+        self.identity = manifest["splits"][split].get("identity")
+        self._clip_sha256 = dict(manifest["splits"][split].get("clip_sha256") or {})
         parquet = self.root / "data" / f"{split}.parquet"
         if not parquet.is_file():
             raise _not_found(name, self.root, f"{parquet} is missing although the manifest lists split {split!r}")
@@ -148,9 +153,27 @@ class ClipSet:
         T, H, W = self.ego_shape(clip_id)
         return self._read_video(row, row["ego_video"], T, (H, W))
 
+    def _path(self, row: dict, rel: str) -> Path:
+        """The file ``rel`` of a row, refused if it is absolute or resolves (symlinks included) outside the root."""
+        path = self.root / rel
+        if Path(rel).is_absolute() or not path.resolve().is_relative_to(self.root.resolve()):
+            raise ClipValidationError(
+                f"clip {row['clip_id']!r} ({self.name}/{self.split}): path {rel!r} in data/{self.split}.parquet "
+                f"leads outside the dataset folder {self.root} ({path.resolve()}); dataset files must lie inside it")
+        return path
+
+    def _read_depth(self, row: dict) -> dict:
+        path = self._path(row, row["depth"])
+        try:
+            depth = fmt.read_npz(path)
+            return {"exo_depth": depth["exo_depth"], "ego_depth": depth["ego_depth"]}
+        except (OSError, KeyError, ValueError) as exc:
+            raise ClipValidationError(f"clip {row['clip_id']!r}: cannot read depth file {path} "
+                                      f"(expected exo_depth and ego_depth arrays): {exc}") from exc
+
     def _read_video(self, row: dict, rel: str, num_frames: int, size: tuple) -> np.ndarray:
         try:
-            return read_video(self.root / rel, expected_frames=num_frames, expected_size=size)
+            return read_video(self._path(row, rel), expected_frames=num_frames, expected_size=size)
         except VideoReadError as exc:
             raise VideoReadError(f"clip {row['clip_id']!r} ({self.name}/{self.split}): {exc}") from exc
 
@@ -162,6 +185,49 @@ class ClipSet:
         """Per-clip metadata dicts (the parquet row; cameras as arrays), without decoding any video."""
         for r in self._rows:
             yield {**r, **_cameras(r)}
+
+    def clip_sha256(self, clip_id: str, *, ego_video: np.ndarray | None = None) -> str:
+        """The content sha256 of one clip (``benchmark.data.identity``), decoded from the files on disk.
+
+        ``ego_video`` may pass the already decoded ground truth (scoring has it) to save one decode.
+        """
+        row = self._row(clip_id)
+        T, H, W = self.ego_shape(clip_id)
+        if ego_video is None:
+            ego_video = self._read_video(row, row["ego_video"], T, (H, W))
+        exo_size = (int(row["exo_height"]), int(row["exo_width"]))
+        exo_hashes = [identity.frames_sha256(self._read_video(row, rel, T, exo_size)) for rel in row["exo_videos"]]
+        depth = None
+        if row.get("depth"):
+            depth = {k: identity.array_sha256(k, v) for k, v in self._read_depth(row).items()}
+        return identity.clip_sha256(row, ego=identity.frames_sha256(ego_video), exo=exo_hashes, depth=depth)
+
+    def verify_clip(self, clip_id: str, *, ego_video: np.ndarray | None = None) -> str:
+        """Check one clip's content against the identity recorded at build time; return its sha256.
+
+        Raises ``DatasetIntegrityError`` naming the clip and the files whose bytes changed since the build
+        (for example a ground-truth video swapped for another). A dataset whose manifest records no
+        per-clip identity (built by an older version) cannot be verified: the sha256 is returned as is.
+        """
+        actual = self.clip_sha256(clip_id, ego_video=ego_video)
+        expected = self._clip_sha256.get(clip_id)
+        if expected is not None and actual != expected:
+            row = self._row(clip_id)
+            recorded = self.manifest.get("files", {})
+            rels = [row["ego_video"], *row["exo_videos"], *([row["depth"]] if row.get("depth") else [])]
+            changed = [rel for rel in rels
+                       if not (self.root / rel).is_file() or recorded.get(rel) != sha256_file(self.root / rel)]
+            where = f"changed files: {', '.join(changed)}" if changed else "the parquet row (cameras or metadata)"
+            raise DatasetIntegrityError(
+                f"clip {clip_id!r} of {self.name}/{self.split} at {self.root} does not match the content identity "
+                f"recorded when the dataset was built ({actual[:12]} vs {expected[:12]}; {where}). The dataset "
+                f"was modified: rebuild it, or restore the original files.")
+        return actual
+
+    @property
+    def verifiable(self) -> bool:
+        """True when the manifest records a content sha256 for every clip of the split."""
+        return all(cid in self._clip_sha256 for cid in self.clip_ids)
 
     def verify(self) -> str:
         """Re-hash the split's files; raise ``DatasetIntegrityError`` naming what differs. Returns the sha256."""
@@ -186,13 +252,8 @@ class ClipSet:
         exo_video = np.stack([self._read_video(row, rel, T, exo_size) for rel in row["exo_videos"]])
         exo_depth = ego_depth = None
         if row.get("depth"):
-            path = self.root / row["depth"]
-            try:
-                depth = fmt.read_npz(path)
-                exo_depth, ego_depth = depth["exo_depth"], depth["ego_depth"]
-            except (OSError, KeyError, ValueError) as exc:
-                raise ClipValidationError(f"clip {cid!r}: cannot read depth file {path} "
-                                          f"(expected exo_depth and ego_depth arrays): {exc}") from exc
+            depth = self._read_depth(row)
+            exo_depth, ego_depth = depth["exo_depth"], depth["ego_depth"]
         cams = _cameras(row)
         extra = {"scene_id": row.get("scene_id"), "split": self.split, "dataset": self.name,
                  "paths": {"ego_video": str(self.root / row["ego_video"]),

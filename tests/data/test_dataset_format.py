@@ -173,7 +173,7 @@ def test_ego_marker_is_not_drawn_behind_an_exo_camera(dataset):
 def test_load_split_builds_the_default_synth_split_on_first_use(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EXOEGO_CACHE", str(tmp_path))
     clips = load_split("synth", "val")
-    assert isinstance(clips, ClipSet) and len(clips) == 24 and clips.root == tmp_path / "synth-v1"
+    assert isinstance(clips, ClipSet) and len(clips) == 24 and clips.root == tmp_path / "synth-v2"
     assert "building SynthEgoExo split 'val'" in capsys.readouterr().err
     assert load_split("synth", "val").manifest_sha256 == clips.manifest_sha256  # built once
 

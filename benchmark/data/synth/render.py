@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from benchmark.data.identity import round_cameras
 from benchmark.schema import ExoEgoClip
 from benchmark.threads import torch_threads
 
@@ -18,7 +19,10 @@ from .raycast import render_camera
 from .scene import (CATEGORIES, EGO_HFOV_DEG, EGO_HIDDEN_SPHERES, EXO_CAM_IDS, EXO_HFOV_DEG, SPLIT_KEYS,
                     camera_intrinsics, clip_rng, make_clip, sample_scene)
 
-GENERATOR_VERSION = "1.0.0"  # bump on any change that alters rendered bytes; the major names the cache dir
+# Bump on any change that alters rendered bytes or stored values; the major names the cache dir.
+# 2.0.0: scene maths through benchmark.portable_math and cameras rounded to 9 decimals before rendering and
+# storage, so every machine builds the same values (1.x differed between CPUs in the last bit of the poses).
+GENERATOR_VERSION = "2.0.0"
 DEFAULT_N_CLIPS = {"train": 240, "val": 24, "test": 32}
 
 
@@ -87,24 +91,28 @@ def _render_clip(split, index, seed, config, return_debug):
     tensors = script.to_tensors()
     T = config.num_frames
     (He, We), (H, W) = config.exo_size, config.ego_size
-    exo_K = np.stack([camera_intrinsics(He, We, EXO_HFOV_DEG)] * len(EXO_CAM_IDS))
-    ego_K = camera_intrinsics(H, W, EGO_HFOV_DEG)
+    # Cameras are rounded to the stored precision *before* rendering, so the frames are exactly the images
+    # of the cameras the dataset stores (benchmark.data.identity).
+    exo_K = round_cameras(np.stack([camera_intrinsics(He, We, EXO_HFOV_DEG)] * len(EXO_CAM_IDS)))
+    ego_K = round_cameras(camera_intrinsics(H, W, EGO_HFOV_DEG))
+    exo_T_world_cam = round_cameras(scene.exo_T_world_cam)
+    ego_T_world_cam = round_cameras(script.ego_T_world_cam)
     hidden = np.zeros(tensors.spheres.shape[1], dtype=bool)
     hidden[list(EGO_HIDDEN_SPHERES)] = True
 
     exo_rgb, exo_depth, exo_ids = [], [], []
     for v in range(len(EXO_CAM_IDS)):
-        poses = np.broadcast_to(scene.exo_T_world_cam[v], (T, 4, 4))
+        poses = np.broadcast_to(exo_T_world_cam[v], (T, 4, 4))
         rgb, depth, ids = render_camera(tensors, exo_K[v], poses, He, We)
         exo_rgb.append(rgb)
         exo_depth.append(depth)
         exo_ids.append(ids)
-    ego_rgb, ego_depth, ego_ids = render_camera(tensors, ego_K, script.ego_T_world_cam, H, W, hidden_spheres=hidden)
+    ego_rgb, ego_depth, ego_ids = render_camera(tensors, ego_K, ego_T_world_cam, H, W, hidden_spheres=hidden)
 
     clip = ExoEgoClip(
         clip_id=clip_id_for(split, index), category=category, fps=float(config.fps), text=script.text,
         exo_video=np.stack(exo_rgb), exo_cam_ids=list(EXO_CAM_IDS), exo_K=exo_K,
-        exo_T_world_cam=scene.exo_T_world_cam.copy(), ego_K=ego_K, ego_T_world_cam=script.ego_T_world_cam,
+        exo_T_world_cam=exo_T_world_cam, ego_K=ego_K, ego_T_world_cam=ego_T_world_cam,
         ego_video=ego_rgb, exo_depth=np.stack(exo_depth), ego_depth=ego_depth,
         extra={"scene_id": scene.scene_id, "split": split, "seed": int(seed), "clip_index": int(index),
                "object": script.info.get("object", ""), "active_hand": script.info.get("active_hand", "")},

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from benchmark import portable_math as pm
 from benchmark.cameras import intrinsics_from_fov, look_at
 
 from .raycast import TEXTURE_KINDS, Materials, SceneTensors
@@ -74,7 +75,7 @@ class SceneObject:
     @property
     def footprint(self) -> float:
         """Radius of a circle around the base, for spacing objects and placing the hand."""
-        return float(np.hypot(self.half[0], self.half[1])) if self.shape == "box" else float(self.half[0])
+        return float(pm.hypot(self.half[0], self.half[1])) if self.shape == "box" else float(self.half[0])
 
 
 @dataclass
@@ -99,7 +100,7 @@ class Scene:
 
     def to_world(self, p_local: np.ndarray) -> np.ndarray:
         """Table frame -> world, points (..., 3)."""
-        c, s = np.cos(self.table_yaw), np.sin(self.table_yaw)
+        c, s = pm.cos(self.table_yaw), pm.sin(self.table_yaw)
         x, y = p_local[..., 0], p_local[..., 1]
         return np.stack([self.table_centre[0] + c * x - s * y, self.table_centre[1] + s * x + c * y,
                          p_local[..., 2]], -1)
@@ -153,7 +154,7 @@ def sample_scene(seed: int, split: str, scene_index: int) -> Scene:
     room_material = [wall_mat[0], wall_mat[0], wall_mat[1], wall_mat[1], floor_mat, ceil_mat]
 
     az, el = rng.uniform(0, 2 * np.pi), rng.uniform(np.deg2rad(45), np.deg2rad(75))
-    key = np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+    key = np.array([pm.cos(el) * pm.cos(az), pm.cos(el) * pm.sin(az), pm.sin(el)])
     fill = _unit([-key[0], -key[1], 0.6])
     light_weights = np.array([rng.uniform(0.35, 0.5), rng.uniform(0.45, 0.6), rng.uniform(0.1, 0.2)])
 
@@ -238,7 +239,7 @@ def sample_scene(seed: int, split: str, scene_index: int) -> Scene:
     for base in (45.0, 135.0, 225.0, 315.0):
         a = facing + np.deg2rad(base + rng.uniform(-15, 15))
         radius = rng.uniform(1.7, 2.3)
-        eye = np.array([focus[0] + radius * np.cos(a), focus[1] + radius * np.sin(a), rng.uniform(1.8, 2.3)])
+        eye = np.array([focus[0] + radius * pm.cos(a), focus[1] + radius * pm.sin(a), rng.uniform(1.8, 2.3)])
         eye[0] = np.clip(eye[0], room[0] + 0.15, room[1] - 0.15)
         eye[1] = np.clip(eye[1], room[2] + 0.15, room[3] - 0.15)
         target = focus + np.array([*rng.uniform(-0.12, 0.12, size=2), rng.uniform(0.85, 1.05)])
@@ -310,7 +311,7 @@ class ClipScript:
 
         boxes, box_mat = [], []
         for centre, half, yaw, m in sc.static_boxes:
-            boxes.append(np.broadcast_to(np.concatenate([centre, half, [np.cos(yaw), np.sin(yaw)]]), (T, 8)))
+            boxes.append(np.broadcast_to(np.concatenate([centre, half, [pm.cos(yaw), pm.sin(yaw)]]), (T, 8)))
             box_mat.append(m)
         cylinders, cyl_mat = [], []
         base = sc.to_world(np.array([a["x"], -sc.table_half[1] - 0.24, 0.0]))
@@ -327,8 +328,8 @@ class ClipScript:
                 sphere(c, obj.half[0], obj.material)
             elif obj.shape == "box":
                 yaw = self.object_yaw[:, n]
-                boxes.append(np.concatenate([c, np.broadcast_to(obj.half, (T, 3)), np.cos(yaw)[:, None],
-                                             np.sin(yaw)[:, None]], -1))
+                boxes.append(np.concatenate([c, np.broadcast_to(obj.half, (T, 3)), pm.cos(yaw)[:, None],
+                                             pm.sin(yaw)[:, None]], -1))
                 box_mat.append(obj.material)
             else:
                 cylinders.append(np.stack([c[:, 0], c[:, 1], c[:, 2] - obj.half[2], c[:, 2] + obj.half[2],
@@ -405,7 +406,7 @@ def make_clip(scene: Scene, category: str, rng: np.random.Generator, num_frames:
     obj_yaw = np.broadcast_to(np.array([o.yaw for o in scene.objects]), (T, n_obj)).copy()
     hands = np.broadcast_to(rest, (T, 2, 3)).copy()
     # idle sway of both hands (overwritten for the active one)
-    sway = rng.uniform(0.005, 0.015) * np.sin(2 * np.pi * (s[:, None] * rng.uniform(0.5, 1.5) + rng.uniform(0, 1, 2)))
+    sway = rng.uniform(0.005, 0.015) * pm.sin(2 * np.pi * (s[:, None] * rng.uniform(0.5, 1.5) + rng.uniform(0, 1, 2)))
     hands[:, :, 2] += sway
 
     def side_of(xy):
@@ -504,7 +505,7 @@ def make_clip(scene: Scene, category: str, rng: np.random.Generator, num_frames:
         times = [0, 0.25, 0.75, 1.0]
         hand = keyframes(s, times, [rest[h], up, up, rest[h]])
         u = np.clip((s - 0.25) / 0.5, 0, 1)
-        hand[:, 0] += 0.1 * np.sin(2 * np.pi * 2 * u)  # two waves while the hand is up
+        hand[:, 0] += 0.1 * pm.sin(2 * np.pi * 2 * u)  # two waves while the hand is up
         hands[:, h] = hand
         text = f"A person waves with their {'right' if h == 0 else 'left'} hand."
         active, info = h, {"object": ""}
@@ -521,25 +522,25 @@ def make_clip(scene: Scene, category: str, rng: np.random.Generator, num_frames:
         w = (0.3 + 0.45 * reach)[:, None]
         gaze = w * hands[:, active] + (1 - w) * table_focus
     head_base = np.array([a["x"], actor_y, 1.62 * sc])
-    wobble = lambda amp: amp * np.sin(2 * np.pi * (rng.uniform(0.3, 1.2) * s + rng.uniform(0, 1)))  # noqa: E731
+    wobble = lambda amp: amp * pm.sin(2 * np.pi * (rng.uniform(0.3, 1.2) * s + rng.uniform(0, 1)))  # noqa: E731
     head = head_base + np.stack([wobble(0.015), 0.08 + 0.06 * reach + wobble(0.01), wobble(0.008)], -1)
     look = gaze - head
-    yaw = np.arctan2(look[:, 1], look[:, 0]) + np.deg2rad(wobble(rng.uniform(4, 12)) + rng.uniform(-5, 5))
-    pitch = np.arctan2(look[:, 2], np.hypot(look[:, 0], look[:, 1])) + np.deg2rad(wobble(rng.uniform(2, 6)))
-    fwd = np.stack([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)], -1)
+    yaw = pm.arctan2(look[:, 1], look[:, 0]) + np.deg2rad(wobble(rng.uniform(4, 12)) + rng.uniform(-5, 5))
+    pitch = pm.arctan2(look[:, 2], pm.hypot(look[:, 0], look[:, 1])) + np.deg2rad(wobble(rng.uniform(2, 6)))
+    fwd = np.stack([pm.cos(pitch) * pm.cos(yaw), pm.cos(pitch) * pm.sin(yaw), pm.sin(pitch)], -1)
     # to world
     R_head = look_at(np.zeros((T, 3)), fwd)[:, :3, :3]  # camera-aligned head orientation (table frame)
     roll = np.deg2rad(rng.uniform(-4, 4) + wobble(2.0))
-    c, sn = np.cos(roll), np.sin(roll)
+    c, sn = pm.cos(roll), pm.sin(roll)
     Rz = np.zeros((T, 3, 3))
     Rz[:, 0, 0], Rz[:, 0, 1], Rz[:, 1, 0], Rz[:, 1, 1], Rz[:, 2, 2] = c, -sn, sn, c, 1.0
-    R_head = R_head @ Rz  # roll about the optical axis
+    R_head = pm.matmul(R_head, Rz)  # roll about the optical axis
     yaw_t = scene.table_yaw
-    R_table = np.array([[np.cos(yaw_t), -np.sin(yaw_t), 0], [np.sin(yaw_t), np.cos(yaw_t), 0], [0, 0, 1]])
+    R_table = np.array([[pm.cos(yaw_t), -pm.sin(yaw_t), 0], [pm.sin(yaw_t), pm.cos(yaw_t), 0], [0, 0, 1]])
     head_w = scene.to_world(head)
     ego = np.zeros((T, 4, 4))
-    ego[:, :3, :3] = R_table @ R_head
-    ego[:, :3, 3] = head_w + ego[:, :3, :3] @ EYE_OFFSET
+    ego[:, :3, :3] = pm.matmul(R_table, R_head)
+    ego[:, :3, 3] = head_w + pm.matmul(ego[:, :3, :3], EYE_OFFSET)
     ego[:, 3, 3] = 1.0
     yaw_obj = obj_yaw + yaw_t
     info.update({"active_hand": "right" if active == 0 else "left"})
