@@ -42,7 +42,7 @@ from benchmark.metrics._video import COMPUTE_DTYPE, check_video_pair
 from benchmark.metrics.bootstrap import bootstrap_ci
 from benchmark.metrics.video_lpips import LPIPS_NET, LPIPS_VERSION
 from benchmark.metrics.video_psnr import PSNR_CAP_DB, PSNR_DATA_RANGE
-from benchmark.metrics.video_ssim import SSIM_SETTINGS
+from benchmark.metrics.video_ssim import SSIM_DESCRIPTION, SSIM_NOTES, SSIM_SETTINGS
 
 ID_COLUMNS = ("clip_id", "category")
 CI_ALPHA = 0.05
@@ -170,7 +170,12 @@ class MetricSuite:
         return summarize(self.per_clip(), self.names, n_boot=n_boot, seed=seed, unavailable=self.unavailable)
 
     def settings(self) -> dict:
-        """Every setting that changes a number (goes to results.json ``metric_settings``)."""
+        """Every setting that changes a number (goes to results.json ``metric_settings``).
+
+        A metric's ``"notes"`` dict is prose for readers (e.g. SSIM's border rule in words and its measured gap
+        to scikit-image); :func:`leaderboard.protocol.protocol_key` leaves it out, like ``device`` and
+        ``versions``, so rewording a note never splits a leaderboard.
+        """
         out = {
             "colour_space": "RGB",
             "input": "uint8 (T, H, W, 3), prediction and ground truth of the same shape",
@@ -195,6 +200,7 @@ class MetricSuite:
             out["psnr"] = {
                 "implementation": "torchmetrics.functional.image.peak_signal_noise_ratio per frame",
                 "data_range": PSNR_DATA_RANGE,
+                "cap_db": PSNR_CAP_DB,
                 "base": 10,
                 "per": "frame, over all 3 channels and pixels",
                 "inf_rule": f"per-frame PSNR capped at {PSNR_CAP_DB:g} dB (= MSE floored at 1e-10); "
@@ -204,7 +210,8 @@ class MetricSuite:
             out["ssim"] = {
                 "implementation": "torchmetrics.functional.image.structural_similarity_index_measure per frame",
                 **SSIM_SETTINGS,
-                "channels": "RGB, averaged (no luma conversion)",
+                **SSIM_DESCRIPTION,  # window, covariance and border rule, spelled out
+                "notes": dict(SSIM_NOTES),  # prose (border rule in words, measured gap to scikit-image)
             }
         if "lpips" in self.names:
             lpips = {

@@ -103,3 +103,87 @@ def test_compute_is_the_mean_of_clip_scores(make_clip, perturb):
 def test_inputs_must_be_uint8_rgb_videos_of_one_shape(pred, target, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         video_psnr(pred, target)
+
+
+# --- SSIM's window and border rule, as recorded in results.json (metric_settings.ssim) -------------------------
+
+
+def reference_ssim(pred: np.ndarray, target: np.ndarray, *, window_size: int, sigma: float, k1: float, k2: float,
+                   border: str) -> float:
+    """SSIM of uint8 (T, H, W, 3) clips written from the recorded settings alone, in float64 numpy.
+
+    ``border="reflect-pad-average-all"``: reflect-pad by the window radius (numpy "reflect" mirrors about the
+    edge pixel without repeating it), SSIM map at all H x W pixels, mean over the whole map.
+    ``border="crop"``: only windows inside the frame (scikit-image's rule).
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    r = window_size // 2
+    x = np.arange(window_size) - r
+    g = np.exp(-(x ** 2) / (2 * sigma ** 2))
+    g /= g.sum()
+    w = np.outer(g, g)
+
+    def local_mean(img):  # (H, W) -> weighted window means over the valid positions
+        return np.einsum("ijkl,kl->ij", sliding_window_view(img, (window_size, window_size)), w)
+
+    c1, c2 = k1 ** 2, k2 ** 2
+    frames = []
+    for p_frame, t_frame in zip(pred, target):
+        maps = []
+        for c in range(3):
+            a, b = p_frame[..., c] / 255.0, t_frame[..., c] / 255.0
+            if border == "reflect-pad-average-all":
+                a, b = np.pad(a, r, mode="reflect"), np.pad(b, r, mode="reflect")
+            mu_a, mu_b = local_mean(a), local_mean(b)
+            var_a = np.maximum(local_mean(a * a) - mu_a ** 2, 0.0)
+            var_b = np.maximum(local_mean(b * b) - mu_b ** 2, 0.0)
+            cov = local_mean(a * b) - mu_a * mu_b
+            maps.append((2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2)))
+        frames.append(np.mean(maps))
+    return float(np.mean(frames))
+
+
+@pytest.fixture(scope="module")
+def exo_copy_clip(tiny_synth):
+    """A real (prediction, ground truth) pair: exo-copy's output for the first clip of the tiny dataset."""
+    from benchmark import registry
+    from benchmark.data import load_split
+
+    clip = load_split("synth", "test", root=tiny_synth)[0]
+    return registry.build("exo-copy").generate(clip.inputs("exo-only"), seed=0), clip.ego_video
+
+
+def test_ssim_settings_record_the_window_and_border_rule_that_is_computed(exo_copy_clip):
+    """The number follows from what metric_settings.ssim says: a reimplementation from those fields agrees."""
+    from benchmark.metrics import MetricSuite
+
+    settings = MetricSuite(("ssim",)).settings()["ssim"]
+    assert (settings["window"], settings["window_size"], settings["sigma"]) == ("gaussian", 11, 1.5)
+    assert (settings["k1"], settings["k2"], settings["covariance"]) == (0.01, 0.03, "population")
+    assert settings["border"] == "reflect-pad-average-all"
+    assert "crops 5 px" in settings["notes"]["border_rule"] and "scikit-image" in settings["notes"]["gap_to_scikit_image"]
+    pred, target = exo_copy_clip
+    rule = {k: settings[k] for k in ("window_size", "sigma", "k1", "k2", "border")}
+    assert float(video_ssim(pred, target)) == pytest.approx(reference_ssim(pred, target, **rule), abs=2e-5)
+
+
+def test_the_border_rule_changes_the_number_on_real_outputs(exo_copy_clip):
+    """Averaging the padded border (ours) vs cropping it (scikit-image) differs by far more than rounding."""
+    pred, target = exo_copy_clip
+    rule = dict(window_size=11, sigma=1.5, k1=0.01, k2=0.03)
+    ours = float(video_ssim(pred, target))
+    cropped = reference_ssim(pred, target, border="crop", **rule)
+    assert abs(ours - cropped) > 0.003  # 32x32 frames: the 5 px border is 55% of the pixels (0.009 here)
+    assert ours == pytest.approx(reference_ssim(pred, target, border="reflect-pad-average-all", **rule), abs=2e-5)
+
+
+def test_cropping_rule_is_scikit_images(exo_copy_clip):
+    """Only where scikit-image is installed (it is not a dependency): the "crop" rule above is its SSIM."""
+    metrics = pytest.importorskip("skimage.metrics")
+    pred, target = exo_copy_clip
+    theirs = np.mean([metrics.structural_similarity(p / 255.0, t / 255.0, gaussian_weights=True, sigma=1.5,
+                                                    use_sample_covariance=False, data_range=1.0, channel_axis=-1)
+                      for p, t in zip(pred.astype(np.float64), target.astype(np.float64))])
+    cropped = reference_ssim(pred, target, window_size=11, sigma=1.5, k1=0.01, k2=0.03, border="crop")
+    assert cropped == pytest.approx(theirs, abs=1e-9)

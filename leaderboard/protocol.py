@@ -1,0 +1,107 @@
+"""One definition of "the same protocol": when two runs' numbers can be compared at all.
+
+Two runs are under the same protocol when their :func:`protocol_key` dicts are equal. The key holds
+
+* ``dataset``: ``name``, ``split``, ``track`` and ``identity`` (the verified content sha256 of the clips
+  scored, ``results.json`` schema 2). A schema-1 file has no identity; its key carries its
+  ``manifest_sha256`` instead (file bytes, which differ between machines for the same content), so
+  schema-1 runs compare only with schema-1 runs of the same files;
+* ``metric_settings``: every metric setting (``MetricSuite.settings()``) except what does not change a
+  number: :data:`NOT_PROTOCOL` at the top level (device, package versions, which metrics were requested or
+  unavailable, sizes and frame counts observed, which are properties of the data the identity already pins)
+  and, inside a metric, its prose ``notes`` and its ``weight_files`` (paths and checksums of the files on one
+  machine; whether they match the published checksums is shown by the leaderboard per cell);
+* ``bootstrap``: ``n_boot``, ``alpha``, ``method``, ``unit`` (how ``ci95`` was resampled; the seed is left
+  out: it is the run's generation seed, and a different seed is a different run, not another protocol).
+  ``None`` for schema-1 files.
+
+:func:`protocol_differences` lists what differs as readable lines (``metric_settings.ssim.sigma: 1.5 vs 2.0``);
+``ignore`` leaves out fields by dotted prefix, e.g. a regression check of a ``--limit`` run against a full
+reference run ignores ``dataset.identity`` (the identity is of the clips scored) and compares clips itself.
+
+Example::
+
+    from leaderboard.protocol import protocol_differences
+    problems = protocol_differences(reference_results, candidate_results, ignore=("dataset.identity",))
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Iterable
+
+NOT_PROTOCOL = ("device", "versions", "unavailable", "metrics_requested", "verify_weights", "num_frames_observed",
+                "resolution_scored", "notes")
+NOT_PROTOCOL_PER_METRIC = ("notes", "weight_files")
+BOOTSTRAP_PROTOCOL = ("n_boot", "alpha", "method", "unit")
+DATASET_PROTOCOL = ("name", "split", "track")
+MISSING = "<missing>"
+
+
+def protocol_key(results: dict) -> dict:
+    """The settings that define what a run's numbers mean (see the module docstring); a JSON-able dict.
+
+    ``results`` is a validated results dict (:func:`benchmark.results.load_results`).
+    """
+    ds = results.get("dataset", {})
+    dataset = {key: ds.get(key) for key in DATASET_PROTOCOL}
+    if results.get("schema_version") == 1 and ds.get("identity") is None:
+        dataset["identity"] = None
+        dataset["manifest_sha256"] = ds.get("manifest_sha256")  # schema 1: bytes stand in for content
+    else:
+        dataset["identity"] = ds.get("identity")
+    settings = copy.deepcopy(results.get("metric_settings") or {})
+    for key in NOT_PROTOCOL:
+        settings.pop(key, None)
+    for value in settings.values():
+        if isinstance(value, dict):
+            for key in NOT_PROTOCOL_PER_METRIC:
+                value.pop(key, None)
+    boot = results.get("bootstrap")
+    bootstrap = {key: boot.get(key) for key in BOOTSTRAP_PROTOCOL} if isinstance(boot, dict) else None
+    return {"dataset": dataset, "metric_settings": settings, "bootstrap": bootstrap}
+
+
+def protocol_id(results: dict) -> str:
+    """A canonical string of :func:`protocol_key` (equal strings = same protocol); usable as a dict key."""
+    return json.dumps(protocol_key(results), sort_keys=True, separators=(",", ":"))
+
+
+def protocol_differences(a: dict, b: dict, *, ignore: Iterable[str] = ()) -> list[str]:
+    """Readable lines ``"<field>: <a's value> vs <b's value>"`` for every protocol field that differs.
+
+    ``a`` and ``b`` are results dicts; fields equal to or under a dotted prefix in ``ignore`` are skipped
+    (``"bootstrap"``, ``"dataset.identity"``, ``"metric_settings.lpips"``). An absent field shows as
+    ``<missing>``. Empty when the two runs are under the same protocol.
+    """
+    lines: list[str] = []
+    _diff(protocol_key(a), protocol_key(b), "", tuple(ignore), lines)
+    return lines
+
+
+def same_protocol(a: dict, b: dict, *, ignore: Iterable[str] = ()) -> bool:
+    """True when :func:`protocol_differences` finds nothing."""
+    return not protocol_differences(a, b, ignore=ignore)
+
+
+def _diff(a, b, field: str, ignore: tuple, out: list) -> None:
+    """Append ``"<field>: a vs b"`` for each differing leaf; dicts on both sides are compared key by key."""
+    if field and any(field == p or field.startswith(p + ".") for p in ignore):
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            _diff(a.get(key, MISSING), b.get(key, MISSING), f"{field}.{key}" if field else str(key), ignore, out)
+    elif _canonical(a) != _canonical(b):
+        out.append(f"{field}: {_short(a)} vs {_short(b)}")
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _short(value) -> str:
+    if value == MISSING:
+        return MISSING
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."  # a whole sha256 fits
