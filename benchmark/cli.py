@@ -5,32 +5,136 @@ Commands::
     run          generate + score one method on one split, write the run folder, print a summary
     list         every registered method with a one-line description
     data build   build the synthetic dataset (SynthEgoExo) into a folder
+    data list    the clip ids of a split, with category and number of frames (no video is decoded)
     data show    draw one clip: exo frames with the ego camera projected into them, beside the ego frames
     leaderboard  Markdown table from every results.json under a folder
     ablation     several methods x several seeds, then the table with paired tests against a reference
     weights      which metric weights are present, and how to get the missing ones
+
+Exit status: 0 when everything went through; 1 when some clips failed (``run``, ``ablation``; the run folder's
+``errors.jsonl`` says why) or on an internal error (with its traceback: a bug of ours, or the environment);
+2 for a usage error (a mistake in the command: one line on stderr naming the argument, file or clip).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import difflib
 import sys
 from pathlib import Path
 
+from .errors import UsageError
 
-def _parse_method_args(pairs) -> dict:
-    """``--method-arg key=value`` pairs -> kwargs; values parsed as JSON when they parse, else kept as text."""
-    kwargs = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise SystemExit(f"error: --method-arg expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        try:
-            kwargs[key] = json.loads(value)
-        except json.JSONDecodeError:
-            kwargs[key] = value
-    return kwargs
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse reports a bad value as a usage error naming the option)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def _int_list(option: str, text: str) -> tuple:
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise UsageError(f"{option} expects comma-separated integers, e.g. 0,1,2; got {text!r}") from None
+
+
+def parse_metric_names(text: str) -> tuple:
+    """``--metrics psnr,ssim`` -> ("psnr", "ssim"); an unknown or repeated name is a :class:`UsageError`."""
+    from .metrics.suite import METRICS
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise UsageError(f"--metrics names no metric; known: {', '.join(METRICS)}")
+    for name in names:
+        if name not in METRICS:
+            close = difflib.get_close_matches(name, list(METRICS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UsageError(f"--metrics: unknown metric {name!r}{hint} (known: {', '.join(METRICS)})")
+    if len(set(names)) != len(names):
+        raise UsageError(f"--metrics names a metric twice: {text!r}")
+    return names
+
+
+_PROGRESS_SWITCHES = ("transformers.utils.logging", "diffusers.utils.logging")
+
+
+class _ThenCall:
+    """A module loader that runs ``callback(module)`` once the real loader has executed the module."""
+
+    def __init__(self, loader, callback):
+        self._loader, self._callback = loader, callback
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        module.__loader__ = module.__spec__.loader = self._loader  # leave no trace of the wrapper behind
+        self._callback(module)
+
+    def __getattr__(self, name):  # get_source, get_filename, resource readers: the real loader's
+        return getattr(self._loader, name)
+
+
+class _AfterImport:
+    """A ``sys.meta_path`` finder that changes nothing about how ``names`` are found; it only calls ``callback``
+    with each of these modules right after it has been imported."""
+
+    def __init__(self, names, callback):
+        self.names, self.callback = set(names), callback
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in self.names:
+            return None
+        self.names.discard(fullname)
+        for finder in sys.meta_path:
+            if finder is not self and hasattr(finder, "find_spec"):
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                        spec.loader = _ThenCall(spec.loader, self.callback)
+                    return spec
+        return None
+
+
+@contextlib.contextmanager
+def library_progress_bars_off():
+    """Inside the block, transformers and diffusers draw no progress bars; their settings are restored after.
+
+    These libraries draw bars while loading weights ("Loading weights", "Loading checkpoint shards", "Loading
+    pipeline components...") under a module-level switch of their ``utils.logging`` modules. The switches are
+    turned off here and back on at the end, so a library user's settings outside the run are left as they were.
+    Generators import these libraries lazily, on their first clip: rather than importing them up front
+    (seconds, for runs that never use them), a switch module first imported inside the block is turned off
+    as soon as it has been executed. (A pipeline's denoising-step bar is the generator's to turn off, with
+    ``pipe.set_progress_bar_config(disable=True)``, as exo2egosyn does.)
+    """
+    turned_off = []
+
+    def turn_off(module):
+        if module.is_progress_bar_enabled():
+            module.disable_progress_bar()
+            turned_off.append(module)
+
+    for name in _PROGRESS_SWITCHES:
+        if name in sys.modules:
+            turn_off(sys.modules[name])
+    hook = _AfterImport([n for n in _PROGRESS_SWITCHES if n not in sys.modules], turn_off)
+    sys.meta_path.insert(0, hook)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(hook)
+        for module in turned_off:
+            module.enable_progress_bar()
+
+
+def _quiet_if(no_progress: bool):
+    return library_progress_bars_off() if no_progress else contextlib.nullcontext()
 
 
 def _fmt_metric(m: dict) -> str:
@@ -42,6 +146,8 @@ def _fmt_metric(m: dict) -> str:
 
 def print_summary(results: dict, out=None):
     """A small table of the run's metrics (mean and 95% bootstrap interval)."""
+    from .metrics.weights import METRICS_NEEDING_WEIGHTS
+
     out = out or sys.stdout
     ds = results["dataset"]
     counts = results["counts"]
@@ -49,11 +155,14 @@ def print_summary(results: dict, out=None):
           f"{ds.get('n_scored', ds['n_clips'])} of {ds['n_clips']} clips scored; "
           f"generated {counts['generated']}, reused {counts['reused']}, failed {counts['failed']}", file=out)
     rows = [("metric", "mean [95% CI]", "better", "n")]
-    notes = []
+    notes, need_weights = [], []
     for name, m in results["metrics"].items():
         if "unavailable" in m:
             rows.append((name, "unavailable", "", ""))
-            notes.append(f"  {name}: {m['unavailable']}")
+            if name in METRICS_NEEDING_WEIGHTS:  # the full reason is long and in results.json: say it once, short
+                need_weights.append(name)
+            else:
+                notes.append(f"  {name}: {m['unavailable']}")
         else:
             rows.append((name, _fmt_metric(m), "higher" if m["higher_is_better"] else "lower", str(m["n"])))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
@@ -61,22 +170,31 @@ def print_summary(results: dict, out=None):
         print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)), file=out)
         if i == 0:
             print("  " + "  ".join("-" * w for w in widths), file=out)
+    if need_weights:
+        notes.append(f"  {', '.join(need_weights)}: not computed on this machine; "
+                     "`python -m benchmark weights` says why and how to get the weights")
     for n in notes:
         print(n, file=out)
 
 
 def cmd_run(args) -> int:
+    from . import registry
     from .runner import run
 
-    report = run(
-        args.method, dataset=args.dataset, split=args.split, out=args.out, root=args.root, limit=args.limit,
-        seed=args.seed, track=args.track, method_kwargs=_parse_method_args(args.method_arg), run_name=args.name,
-        metrics=tuple(args.metrics.split(",")), n_boot=args.n_boot, fail_fast=args.fail_fast,
-        progress=not args.no_progress, overwrite=args.overwrite,
-    )
+    method_kwargs = registry.parse_method_args(args.method, args.method_arg)  # before any data or model work
+    metrics = parse_metric_names(args.metrics)
+    with _quiet_if(args.no_progress):
+        report = run(
+            args.method, dataset=args.dataset, split=args.split, out=args.out, root=args.root, limit=args.limit,
+            seed=args.seed, track=args.track, method_kwargs=method_kwargs, run_name=args.name,
+            metrics=metrics, n_boot=args.n_boot, on_error=args.on_error,
+            timeout_per_clip=args.timeout_per_clip, progress=not args.no_progress, overwrite=args.overwrite,
+        )
     if report.results is not None:
         print_summary(report.results)
         print(f"\nwrote {report.out_dir}/results.json, per_clip.csv and videos/")
+    elif report.stopped:
+        print("stopped at the first failing clip (--on-error fail); nothing was scored", file=sys.stderr)
     else:
         print(f"shard done; videos in {report.out_dir}/videos (the last shard scores)")
     if report.failed:
@@ -98,26 +216,47 @@ def cmd_list(args) -> int:
 
 def cmd_data_build(args) -> int:
     from .data import build_synth
+    from .data.loading import SYNTH_SPLITS
 
-    if args.dataset != "synth":
-        raise SystemExit(f"error: only the synthetic dataset is built by this command; got {args.dataset!r}")
+    splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
+    if not splits or any(s not in SYNTH_SPLITS for s in splits):
+        raise UsageError(f"--splits {args.splits!r}: SynthEgoExo has the splits {', '.join(SYNTH_SPLITS)}")
     n_clips = {}
     for pair in args.n_clips or []:
         split, _, n = pair.partition("=")
+        if split not in SYNTH_SPLITS or not n.isdigit() or int(n) < 1:
+            raise UsageError(f"--n-clips expects SPLIT=N with SPLIT one of {', '.join(SYNTH_SPLITS)} and N >= 1, "
+                             f"got {pair!r}")
         n_clips[split] = int(n)
-    path = build_synth(args.out, splits=tuple(args.splits.split(",")), seed=args.seed, n_clips=n_clips or None)
+    path = build_synth(args.out, splits=splits, seed=args.seed, n_clips=n_clips or None)
     print(f"built {path}")
+    return 0
+
+
+def cmd_data_list(args) -> int:
+    from .data import load_split
+
+    clips = load_split(args.dataset, args.split, root=args.root)
+    categories = clips.categories()
+    rows = [("clip_id", "category", "frames", "ego HxW")]
+    for clip_id in clips.clip_ids:  # from the split's parquet table only: no video is decoded
+        T, H, W = clips.ego_shape(clip_id)
+        rows.append((clip_id, str(categories[clip_id]), str(T), f"{H}x{W}"))
+    print(f"{clips.name}/{clips.split} at {clips.root}: {len(clips)} clips")
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     return 0
 
 
 def cmd_data_show(args) -> int:
     from .data import load_split
-    from .data.show import show_clip
+    from .data.show import default_out_path, require_clip_id, show_clip
 
     clips = load_split(args.dataset, args.split, root=args.root)
-    clip = clips.get(args.clip_id)
-    out = Path(args.out or f"{args.clip_id}.png")
-    show_clip(clip, out)
+    require_clip_id(clips, args.clip_id)
+    out = Path(args.out) if args.out else default_out_path(clips.name, clips.split, args.clip_id)
+    show_clip(clips.get(args.clip_id), out)
     print(f"wrote {out}")
     return 0
 
@@ -135,14 +274,29 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_ablation(args) -> int:
+    from . import registry
     from .ablation import run_ablation
 
-    path = run_ablation(args.out, methods=tuple(args.methods.split(",")), seeds=tuple(int(x) for x in args.seeds.split(",")),
-                        dataset=args.dataset, split=args.split, root=args.root, limit=args.limit,
-                        reference=args.reference, n_boot=args.n_boot, progress=not args.no_progress)
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    for method in methods:  # an unknown name fails now, not after hours of the other methods
+        registry.get_spec(method)
+    seeds = _int_list("--seeds", args.seeds)
+    with _quiet_if(args.no_progress):
+        path = run_ablation(args.out, methods=methods, seeds=seeds, dataset=args.dataset, split=args.split,
+                            root=args.root, limit=args.limit, reference=args.reference, n_boot=args.n_boot,
+                            progress=not args.no_progress)
     print(path.read_text())
     print(f"wrote {path}")
     return 0
+
+
+def cmd_check(args) -> int:
+    from .check import check
+
+    methods = [m for m in (args.methods or "").split(",") if m] or None
+    ok = check(reference=args.reference, methods=methods, limit=None if args.limit == 0 else args.limit,
+               out=args.out, root=args.root, progress=not args.no_progress)
+    return 0 if ok else 1
 
 
 def cmd_weights(args) -> int:
@@ -163,86 +317,192 @@ def cmd_weights(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmark", description="Exo-to-ego video synthesis benchmark.")
-    sub = p.add_subparsers(dest="command", required=True)
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that ends each option with its default, and fills ``{metrics}`` in with the registered metric names.
 
-    r = sub.add_parser("run", help="generate and score one method on one split")
-    r.add_argument("--method", required=True, help="registered method name (see `list`)")
-    r.add_argument("--dataset", default="synth", help="dataset name (default: synth, built on first use)")
-    r.add_argument("--root", default=None, help="dataset folder (default: the cache for synth)")
-    r.add_argument("--split", default="test")
-    r.add_argument("--out", default="runs", help="output folder (default: runs)")
-    r.add_argument("--limit", type=int, default=None, help="only the first N clips")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--track", default="exo-only", choices=["exo-only", "first-frame"])
-    r.add_argument("--method-arg", action="append", metavar="KEY=VALUE", help="constructor argument (repeatable)")
+    A default of None or False is not shown: such an option's help says in words what happens without it.
+    The metric names are read from ``benchmark.metrics.suite.METRICS`` (which imports torch) only when the help
+    is printed, so parsing a command stays fast.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "{metrics}" in text:
+            from .metrics.suite import METRICS
+
+            text = text.replace("{metrics}", ", ".join(METRICS))
+        default = action.default
+        shows_default = action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
+        if (text and shows_default and "%(default)" not in text and "default:" not in text
+                and default is not None and default is not False and default != argparse.SUPPRESS):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """The CLI's parser; its sub-command parsers are made of the same class, so all share :class:`_HelpFormatter`."""
+
+    def __init__(self, *args, formatter_class=_HelpFormatter, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
+_ROOT_HELP = ("dataset folder, holding manifest.json (default: in the cache, $EXOEGO_CACHE or ~/.cache/exoego-bench: "
+              "<cache>/<dataset>, for synth <cache>/synth-v<N>, built there on first use)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m benchmark", description="Exo-to-ego video synthesis benchmark.",
+                epilog="exit status: 0 ok; 1 some clips failed, or an internal error (with a traceback); "
+                       "2 usage error (one line naming what to fix)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="generate and score one method on one split",
+                       description="Generate one method's ego video for every clip of a split, score them, and write "
+                                   "OUT/<dataset>/<split>/<name>/ (videos/, per_clip.csv, results.json). A rerun "
+                                   "reuses the clips already finished.")
+    r.add_argument("--method", required=True, help="registered method name (`python -m benchmark list` shows them)")
+    r.add_argument("--dataset", default="synth",
+                   help="dataset name: synth (SynthEgoExo, built into the cache on first use) or another dataset "
+                        "whose folder --root gives")
+    r.add_argument("--root", default=None, help=_ROOT_HELP)
+    r.add_argument("--split", default="test", help="split of the dataset to run on")
+    r.add_argument("--out", default="runs", help="folder of run folders; the run goes to OUT/<dataset>/<split>/<name>/")
+    r.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                   help="only the first N clips of the split (default: all)")
+    r.add_argument("--seed", type=int, default=0, help="base seed; each clip's seed is derived from it and the clip id")
+    r.add_argument("--track", default="exo-only", choices=["exo-only", "first-frame"],
+                   help="exo-only: the method sees the exo views and the cameras; first-frame: also the true first "
+                        "ego frame")
+    r.add_argument("--method-arg", action="append", metavar="KEY=VALUE",
+                   help="argument of the method's constructor, parsed as the type it expects (true/false, a "
+                        "number, text); repeatable. An unknown KEY lists the accepted ones")
     r.add_argument("--name", default=None,
                    help="name of the run folder and table row (default: the method, plus @first-frame on that track)")
-    r.add_argument("--metrics", default="psnr,ssim,lpips", help="comma-separated metrics")
-    r.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
-    r.add_argument("--fail-fast", action="store_true", help="stop at the first failing clip")
+    r.add_argument("--metrics", default="psnr,ssim,lpips", help="comma-separated metrics, out of: {metrics}")
+    r.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",
+                   help="bootstrap resamples for the 95%% intervals")
+    r.add_argument("--on-error", choices=["skip", "fail"], default="skip",
+                   help="a clip that fails (load, input check, generator error or timeout): 'skip' records it in "
+                        "errors.jsonl and goes on; 'fail' stops the run there and scores nothing (default: %(default)s)")
+    r.add_argument("--fail-fast", dest="on_error", action="store_const", const="fail",
+                   help="same as --on-error fail")
+    r.add_argument("--timeout-per-clip", type=float, default=None, metavar="S",
+                   help="seconds the method may spend generating one clip; a clip that takes longer is recorded as "
+                        "failed ('timeout after S s') and the run goes on (POSIX; a method stuck inside one native "
+                        "call is stopped when that call returns; default: no limit)")
     r.add_argument("--overwrite", action="store_true",
                    help="replace the videos of an existing run folder made with other settings")
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--no-progress", action="store_true",
+                   help="draw no progress bars (neither the run's nor the weights-loading bars of transformers / "
+                        "diffusers)")
     r.set_defaults(func=cmd_run)
 
-    ls = sub.add_parser("list", help="list registered methods")
+    ls = sub.add_parser("list", help="list registered methods",
+                        description="Every registered method (built in, or from an installed plugin) with a "
+                                    "one-line description.")
     ls.set_defaults(func=cmd_list)
 
-    d = sub.add_parser("data", help="dataset commands")
-    dsub = d.add_subparsers(dest="data_command", required=True)
-    b = dsub.add_parser("build", help="build a dataset on disk")
-    b.add_argument("dataset", choices=["synth"])
-    b.add_argument("--out", required=True)
-    b.add_argument("--splits", default="train,val,test")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--n-clips", action="append", metavar="SPLIT=N", help="clips in a split (repeatable)")
+    d = sub.add_parser("data", help="dataset commands: build, list, show")
+    dsub = d.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    b = dsub.add_parser("build", help="build the synthetic dataset on disk")
+    b.add_argument("dataset", choices=["synth"], help="the dataset to build (only synth, SynthEgoExo, has a builder)")
+    b.add_argument("--out", required=True,
+                   help="folder to build into; splits already there must come from the same seed and settings")
+    b.add_argument("--splits", default="train,val,test", help="comma-separated splits to build")
+    b.add_argument("--seed", type=int, default=0, help="seed of the synthetic scenes")
+    b.add_argument("--n-clips", action="append", metavar="SPLIT=N",
+                   help="number of clips of SPLIT, repeatable (default: train=240, val=24, test=32)")
     b.set_defaults(func=cmd_data_build)
+    dl = dsub.add_parser("list", help="list the clip ids of a split, with category and number of frames",
+                         description="The clips of one split, read from its parquet table (no video is decoded).")
+    dl.add_argument("--dataset", default="synth", help="dataset name")
+    dl.add_argument("--root", default=None, help=_ROOT_HELP)
+    dl.add_argument("--split", default="test", help="split whose clips are listed")
+    dl.set_defaults(func=cmd_data_list)
     s = dsub.add_parser("show", help="draw one clip to check camera conventions by eye")
-    s.add_argument("clip_id")
-    s.add_argument("--dataset", default="synth")
-    s.add_argument("--root", default=None)
-    s.add_argument("--split", default="test")
-    s.add_argument("--out", default=None, help="PNG path (default: <clip_id>.png)")
+    s.add_argument("clip_id", help="id of the clip (`python -m benchmark data list` shows them)")
+    s.add_argument("--dataset", default="synth", help="dataset name")
+    s.add_argument("--root", default=None, help=_ROOT_HELP)
+    s.add_argument("--split", default="test", help="split holding the clip")
+    s.add_argument("--out", default=None,
+                   help="PNG path (default: runs/show/<dataset>/<split>/<clip_id>.png; folders are created)")
     s.set_defaults(func=cmd_data_show)
 
     lb = sub.add_parser("leaderboard", help="render a Markdown table from result files")
-    lb.add_argument("--root", default="runs")
-    lb.add_argument("--dataset", default=None)
-    lb.add_argument("--split", default=None)
+    lb.add_argument("--root", default="runs", help="folder searched (recursively) for results.json files")
+    lb.add_argument("--dataset", default=None, help="only runs on this dataset (default: every dataset)")
+    lb.add_argument("--split", default=None, help="only runs on this split (default: every split)")
     lb.add_argument("--reported", action="store_true", help="also show numbers reported by other papers")
-    lb.add_argument("--out", default=None)
+    lb.add_argument("--out", default=None, help="write the table to this Markdown file (default: print it)")
     lb.set_defaults(func=cmd_leaderboard)
 
     from .ablation import DEFAULT_METHODS
 
     ab = sub.add_parser("ablation", help="run several methods over several seeds, then a paired ablation table")
-    ab.add_argument("--out", default="runs/ablation")
-    ab.add_argument("--methods", default=",".join(DEFAULT_METHODS))
-    ab.add_argument("--seeds", default="0,1")
+    ab.add_argument("--out", default="runs/ablation",
+                    help="folder of the ablation: run folders under OUT/seed<K>/, the table in OUT/ABLATION.md")
+    ab.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma-separated methods to run")
+    ab.add_argument("--seeds", default="0,1", help="comma-separated seeds; every method runs once per seed")
     ab.add_argument("--reference", default="exo2egosyn", help="method compared (paired, per clip) to the others")
-    ab.add_argument("--dataset", default="synth")
-    ab.add_argument("--root", default=None)
-    ab.add_argument("--split", default="test")
-    ab.add_argument("--limit", type=int, default=None)
-    ab.add_argument("--n-boot", type=int, default=1000)
-    ab.add_argument("--no-progress", action="store_true")
+    ab.add_argument("--dataset", default="synth", help="dataset name")
+    ab.add_argument("--root", default=None, help=_ROOT_HELP)
+    ab.add_argument("--split", default="test", help="split of the dataset to run on")
+    ab.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                    help="only the first N clips of the split (default: all)")
+    ab.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",
+                    help="bootstrap resamples for the 95%% intervals")
+    ab.add_argument("--no-progress", action="store_true",
+                    help="draw no progress bars (neither the runs' nor the weights-loading bars)")
     ab.set_defaults(func=cmd_ablation)
 
+    ck = sub.add_parser(
+        "check", help="verify this install: re-run methods and compare with the committed reference numbers",
+        description="Re-runs each method that has a reference run on the first N clips of the same data (same seed "
+                    "and track) and compares every per-clip score and aggregate with the reference within the "
+                    "tolerance measured between machines (leaderboard/tolerances.json). Exit 0: all reproduce; "
+                    "1: a regression (the diff names clip, metric, reference, got, difference, tolerance); 2: usage.")
+    ck.add_argument("--reference", default=None, metavar="DIR",
+                    help="folder of reference run folders (default: leaderboard/results/reference in this package)")
+    ck.add_argument("--methods", default=None, metavar="M1,M2",
+                    help="comma-separated methods to check (default: every method with a reference run)")
+    ck.add_argument("--limit", type=int, default=8, metavar="N",
+                    help="re-run the first N clips of the reference (0: all of them; default: %(default)s)")
+    ck.add_argument("--root", default=None, metavar="DIR",
+                    help="dataset folder (default: the cache; the synthetic data are built there on first use)")
+    ck.add_argument("--out", default=None, metavar="DIR",
+                    help="keep the new runs in DIR (default: a temporary folder, removed afterwards)")
+    ck.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ck.set_defaults(func=cmd_check)
+
     w = sub.add_parser("weights", help="metric weights: status or fetch")
-    w.add_argument("action", choices=["status", "fetch"], nargs="?", default="status")
+    w.add_argument("action", choices=["status", "fetch"], nargs="?", default="status",
+                   help="status: which metric weights are present, where they are looked up and how to get the "
+                        "missing ones; fetch: download the missing ones (needs internet)")
     w.set_defaults(func=cmd_weights)
     return p
 
 
-def main(argv=None) -> int:
-    from .registry import UnknownMethodError
+def _is_users_mistake(exc: Exception) -> bool:
+    """A mistake in the command (an unknown method, a bad argument, a missing dataset folder), not a bug of ours."""
+    if isinstance(exc, UsageError):  # UnknownMethodError and MethodArgumentError included
+        return True
+    from .data.loading import DatasetNotFoundError  # a FileNotFoundError: a missing file elsewhere is not the user's
 
+    return isinstance(exc, DatasetNotFoundError)
+
+
+def main(argv=None) -> int:
+    """The command line; returns the exit status: 0 ok, 1 some clips failed, 2 a usage error.
+
+    A user's mistake (:class:`benchmark.errors.UsageError` and its subclasses, a missing dataset folder, a bad
+    option, which argparse reports itself) ends with one line on stderr and status 2. Any other exception is a
+    bug or a failure of the environment: it propagates with its traceback (``python -m benchmark`` exits 1).
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UnknownMethodError, FileNotFoundError, ValueError) as exc:
-        # Bad input from the user (unknown method, missing dataset, bad argument): one clear line, no traceback.
+    except Exception as exc:
+        if not _is_users_mistake(exc):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2

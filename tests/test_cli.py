@@ -10,6 +10,7 @@ import pytest
 
 from benchmark import registry
 from benchmark.cli import main
+from benchmark.results import SCHEMA_VERSION
 from benchmark.video_io import read_video
 
 
@@ -24,8 +25,8 @@ def test_run_writes_videos_per_clip_scores_and_results(tiny_synth, tmp_path, cap
     per_clip = pd.read_csv(out / "per_clip.csv", dtype={"clip_id": str})
     assert list(per_clip.columns[:4]) == ["clip_id", "category", "psnr", "ssim"] and len(per_clip) == 3
     results = json.loads((out / "results.json").read_text())
-    assert results["schema_version"] == 1
-    assert results["dataset"]["n_clips"] == 3 and len(results["dataset"]["manifest_sha256"]) == 64
+    assert results["schema_version"] == SCHEMA_VERSION
+    assert results["dataset"]["n_clips"] == 3 and len(results["dataset"]["identity"]) == 64
     assert results["counts"]["generated"] == 3 and results["counts"]["failed"] == 0
     assert results["metrics"]["psnr"]["mean"] == pytest.approx(per_clip["psnr"].mean())
     assert "unavailable" in results["metrics"]["lpips"] or "mean" in results["metrics"]["lpips"]

@@ -45,10 +45,15 @@ def synth_default_root() -> Path:
 
 
 def _not_found(dataset: str, root: Path, why: str) -> DatasetNotFoundError:
-    return DatasetNotFoundError(
-        f"dataset {dataset!r} not found at {root} ({why}). Build it with "
-        f"`python -m benchmark data build {dataset} --out {root}` "
-        f"(the synthetic set: `python -m benchmark data build synth --out DIR`), then pass root=DIR.")
+    # Name only commands that exist: `data build` builds the synthetic set and nothing else.
+    if dataset == "synth":
+        fix = (f"build it with `python -m benchmark data build synth --out {root}` and pass `--root {root}` "
+               "(root= in Python), or leave --root out to use the cache, where it is built on first use")
+    else:
+        fix = (f"there is no builder for {dataset!r}: pass `--root DIR` (root= in Python) pointing to a dataset "
+               f"directory that holds {fmt.MANIFEST}, data/<split>.parquet and the clips' files "
+               "(the format of benchmark.data.hf_format)")
+    return DatasetNotFoundError(f"dataset {dataset!r} not found at {root} ({why}); {fix}.")
 
 
 def load_split(dataset: str = "synth", split: str = "test", root: str | Path | None = None, *,

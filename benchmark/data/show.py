@@ -8,13 +8,47 @@ points to where the ego frame looks. Points behind an exo camera (z <= 0) are no
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import numpy as np
 
 from benchmark.cameras import camera_centre, project_points, viewing_direction
+from benchmark.errors import UsageError
 
 ARROW_LENGTH_M = 0.3
+DEFAULT_OUT_DIR = Path("runs") / "show"  # pictures go to DEFAULT_OUT_DIR/<dataset>/<split>/<clip_id>.png
+
+
+def default_out_path(dataset: str, split: str, clip_id: str) -> Path:
+    """Where ``data show`` writes a clip's picture unless told otherwise (relative to the current folder)."""
+    return DEFAULT_OUT_DIR / dataset / split / f"{clip_id}.png"
+
+
+def require_clip_id(clips, clip_id: str) -> None:
+    """Raise :class:`UsageError` unless ``clip_id`` is a clip of ``clips`` (a ``ClipSet``).
+
+    The message names the id and the dataset/split, gives close matches, says which other split of the same
+    dataset folder holds the id (found from the splits' parquet tables; no video is read), and names the
+    command that lists the clip ids.
+    """
+    if clip_id in clips.clip_ids:
+        return
+    from .hf_format import read_rows
+
+    elsewhere = []
+    for split in sorted(clips.manifest.get("splits", {})):
+        parquet = clips.root / "data" / f"{split}.parquet"
+        if split != clips.split and parquet.is_file() and any(r["clip_id"] == clip_id for r in read_rows(parquet)):
+            elsewhere.append(split)
+    close = difflib.get_close_matches(clip_id, clips.clip_ids, n=3)
+    hints = [f"it is in split {elsewhere[0]!r}: pass --split {elsewhere[0]}"] if elsewhere else []
+    if close:
+        hints.append("close matches: " + ", ".join(close))
+    hints.append(f"list the clip ids with `python -m benchmark data list --dataset {clips.name} --split {clips.split} "
+                 f"--root {clips.root}`")
+    raise UsageError(f"clip {clip_id!r} is not in {clips.name}/{clips.split} ({len(clips)} clips at {clips.root}); "
+                     + "; ".join(hints))
 
 
 def ego_marker(clip, view: int, t: int):
@@ -37,7 +71,7 @@ def show_clip(clip, out_path, frames=None) -> Path:
     frames = list(np.unique(np.linspace(0, T - 1, min(4, T)).round().astype(int))) if frames is None else list(frames)
     bad = [t for t in frames if not 0 <= t < T]
     if bad:
-        raise ValueError(f"clip {clip.clip_id!r} has {T} frames; cannot show frames {bad}")
+        raise UsageError(f"clip {clip.clip_id!r} has {T} frames (0..{T - 1}); cannot show frames {bad}")
     fig = Figure(figsize=(2.2 * (V + 1), 1.7 * len(frames) + 0.6))
     axes = fig.subplots(len(frames), V + 1, squeeze=False)
     for r, t in enumerate(frames):
