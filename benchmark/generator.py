@@ -30,6 +30,8 @@ class Generator(abc.ABC):
     tracks: tuple = ("exo-only", "first-frame")
     #: True when the method uses privileged information (e.g. oracle depth): flagged in tables.
     oracle: bool = False
+    #: Fewest exo views the method can work with; a clip with fewer fails its input check (rule ``views``).
+    min_views: int = 1
 
     @abc.abstractmethod
     def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
@@ -45,6 +47,15 @@ class Generator(abc.ABC):
 
     def checkpoint_sha256(self):
         """sha256 of the weights used, or None for methods without weights."""
+        return None
+
+    def source_fingerprint(self, clip_id: str):
+        """A fingerprint of outside sources this clip's output depends on (e.g. the sha256 of a video file that
+        ``from-folder`` reads), or None when the output depends only on the inputs and the settings.
+
+        The runner stores it with each generated video; when it changes, the clip is generated again
+        instead of reusing the old copy.
+        """
         return None
 
     def describe(self) -> dict:

@@ -8,38 +8,66 @@ Layout (ARCHITECTURE.md)::
         results.json             schema v1 (benchmark.results)
         errors.jsonl             one line per failed clip (only when some failed)
         run.json                 the settings the videos were made with (method, arguments, seed, data)
+        .failures/<clip_id>.json the record behind each line of errors.jsonl (one writer per clip)
+        .sources/<clip_id>.json  fingerprint of the outside source a video was made from (from-folder)
+        .shards/<k>-of-<n>.json  per-shard counts of a sharded run
 
 Behaviour that makes numbers trustworthy:
 
+* **Atomic files.** Every file of the folder is written to a temporary file and renamed into place
+  (:mod:`benchmark.atomic`), so a ``SIGKILL`` at any moment leaves each file either complete or absent; the
+  temporary files a killed process leaves (``.<name>.<random>.<ext>``) are never read and are deleted by the
+  next run. ``errors.jsonl`` is rewritten whole from the per-clip records, never appended to.
 * **Resume.** A clip whose video already exists and decodes to the expected shape is reused, not
-  generated again; ``results.json`` counts generated / reused / failed clips.
-* **Error isolation.** A clip that cannot be loaded or whose generator raises or returns a wrong shape,
-  dtype or NaNs is recorded as failed with the reason; the other clips go on and finished videos are kept
-  (``fail_fast=True`` stops at the first failure instead).
+  generated again; ``results.json`` counts generated / reused / failed clips. A generator that reads outside
+  sources (``from-folder``) reports a fingerprint of them (``source_fingerprint(clip_id)``, e.g. the source
+  file's sha256); the fingerprint is stored beside the video and a video whose source has changed since is
+  made again, never reused.
+* **Checks before generating.** Each clip's inputs must pass :func:`benchmark.input_checks.check_inputs`
+  (views, frame counts, rigid finite poses, intrinsics, exo views that carry signal); a clip that breaks a
+  rule fails with the rule's name.
+* **Error isolation.** A clip that cannot be loaded, breaks an input rule, whose generator raises, runs past
+  ``timeout_per_clip`` or returns a wrong shape, dtype or NaNs is recorded as failed with the reason; with
+  ``on_error="skip"`` (default) the other clips go on and finished videos are kept, with ``"fail"`` the run
+  stops at the first failure and nothing is scored.
 * **Seeds.** Each clip gets ``clip_seed(seed, clip_id)``, a stable hash, so a clip's output does not
   depend on which other clips were run, in which order, or on how many processes shared the work.
 * **Sharding.** With ``num_shards > 1`` each shard generates the clips ``i`` with
-  ``i % num_shards == shard`` (launch with ``torchrun``; the rank is read from the
-  environment); the shard that finds every clip accounted for (a video or a recorded failure) then scores
-  all videos read back from disk, so the scores equal a one-process run.
+  ``i % num_shards == shard``. Launched with ``torchrun`` or ``accelerate launch`` the rank and world size are
+  read from the environment (see :func:`shard_from_env`); no process group is created, the shards coordinate
+  through the run folder only, so one shard dying never blocks another and a rerun resumes. The shard that
+  finds every clip accounted for (a video or a recorded failure) then scores all videos read back from disk,
+  so the scores equal a one-process run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
 from . import registry
+from .atomic import atomic_path, process_start_time, remove_stale_temps, write_text_atomic
+from .errors import UsageError
+from .input_checks import InputCheckError, check_inputs
 from .schema import ClipValidationError, check_generated_video
 from .video_io import VideoReadError, read_video, write_video
+
+ON_ERROR = ("skip", "fail")
+_FAILURES, _SOURCES, _SHARDS = ".failures", ".sources", ".shards"
+_SCORING_STAGES = ("score", "verify")  # failures found while scoring: the clip has a video, but no score
 
 
 def clip_seed(seed: int, clip_id: str) -> int:
@@ -59,28 +87,236 @@ class RunReport:
     out_dir: Path
     generated: int = 0
     reused: int = 0
-    failed: list = field(default_factory=list)  # [{"clip_id", "stage", "error"}]
+    failed: list = field(default_factory=list)  # [{"clip_id", "stage", "error"[, "rule"]}]
     results: dict | None = None
+    num_shards: int = 1
+    stopped: bool = False  # on_error="fail" stopped the run at a failure
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
 
+class ClipTimeout(BaseException):
+    """A clip's generator ran past ``timeout_per_clip``.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``) so that a generator's own ``except Exception`` cannot
+    swallow it.
+    """
+
+
+@contextlib.contextmanager
+def clip_deadline(seconds: float | None):
+    """Raise :class:`ClipTimeout` in the main thread if the block runs longer than ``seconds`` (None: no limit).
+
+    A POSIX ``SIGALRM`` timer (``setitimer``): Python runs the handler between bytecodes, so a generator stuck
+    in Python code or in an interruptible wait (``time.sleep``, I/O) is stopped on time, while one stuck inside
+    a single long native call (a CUDA kernel, a C loop) is stopped only when that call returns to Python. The
+    alarm repeats every ``min(seconds, 1)`` s until the block ends, so a generator that catches the first one
+    is still stopped. Any other ``SIGALRM`` handler is restored afterwards.
+    """
+    if seconds is None:
+        yield
+        return
+    armed = [True]
+    message = f"timeout after {seconds:g} s"
+
+    def on_alarm(signum, frame):
+        if armed[0]:
+            raise ClipTimeout(message)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, min(seconds, 1.0))
+    try:
+        yield
+    finally:
+        armed[0] = False  # first: a last alarm arriving now must not raise outside the block
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _check_timeout(timeout_per_clip):
+    if timeout_per_clip is None:
+        return None
+    try:
+        seconds = float(timeout_per_clip)
+    except (TypeError, ValueError):
+        raise UsageError(f"--timeout-per-clip must be a number of seconds, got {timeout_per_clip!r}") from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UsageError(f"--timeout-per-clip must be a positive number of seconds, got {timeout_per_clip!r}")
+    if not hasattr(signal, "setitimer"):
+        raise UsageError("--timeout-per-clip needs POSIX signals (SIGALRM); it is not available on this platform")
+    if threading.current_thread() is not threading.main_thread():
+        raise UsageError("--timeout-per-clip works only when the run is started from the main thread "
+                         "(SIGALRM is delivered there)")
+    return seconds
+
+
+# ---- failure records ------------------------------------------------------------------------------------------
+
+
+def _failure_path(out_dir: Path, clip_id: str) -> Path:
+    return out_dir / _FAILURES / f"{clip_id}.json"
+
+
 def _record_failure(report: RunReport, out_dir: Path, clip_id: str, stage: str, exc: BaseException):
+    """Record a failed clip: ``.failures/<clip_id>.json`` (atomic), ``report.failed`` and one line on stderr.
+
+    Each clip has one writer at a time (its shard, or the scoring shard), so records of several processes
+    never overwrite each other; ``errors.jsonl`` is assembled from them by :func:`_write_errors_jsonl`.
+    """
     message = f"{type(exc).__name__}: {exc}"
     entry = {"clip_id": clip_id, "stage": stage, "error": message}
+    if isinstance(exc, InputCheckError):
+        entry["rule"] = exc.rule
     report.failed.append(entry)
-    with open(out_dir / "errors.jsonl", "a") as f:
-        f.write(json.dumps({**entry, "traceback": traceback.format_exc(limit=8)}) + "\n")
+    tb = "" if isinstance(exc, ClipTimeout) else traceback.format_exc(limit=8)
+    write_text_atomic(_failure_path(out_dir, clip_id), json.dumps({**entry, "traceback": tb}, sort_keys=True) + "\n")
     print(f"[benchmark] clip {clip_id}: {stage} failed: {message}", file=sys.stderr)
 
 
-def _shard_from_env():
-    """(rank, world) from accelerate / torchrun environment variables; (0, 1) when not launched."""
-    rank = int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0)))
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    return rank, world
+def _clear_failure(out_dir: Path, clip_id: str):
+    _failure_path(out_dir, clip_id).unlink(missing_ok=True)
+
+
+def _read_failure_records(out_dir: Path) -> list:
+    """Every per-clip failure record (full, with traceback), sorted by clip id; unreadable records are skipped."""
+    folder = out_dir / _FAILURES
+    if not folder.is_dir():
+        return []
+    records = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or "clip_id" not in record:
+                raise ValueError("not a failure record")
+        except (OSError, ValueError) as exc:  # cannot happen with atomic writes, but never crash on it
+            warnings.warn(f"{path}: unreadable failure record ({exc}); the clip counts as not done")
+            continue
+        records.append(record)
+    return sorted(records, key=lambda r: r["clip_id"])
+
+
+def _write_errors_jsonl(out_dir: Path):
+    """Rewrite ``errors.jsonl`` (atomically, whole) from the failure records; remove it when there are none."""
+    path = out_dir / "errors.jsonl"
+    records = [r for r in _read_failure_records(out_dir) if _is_current(out_dir, r)]
+    if records:
+        write_text_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _is_current(out_dir: Path, record: dict) -> bool:
+    """A generation-stage failure is outdated once the clip has a video; a scoring-stage failure is not."""
+    return record.get("stage") in _SCORING_STAGES or not (out_dir / "videos" / f"{record['clip_id']}.mp4").exists()
+
+
+def read_errors(path) -> list:
+    """The entries of an ``errors.jsonl`` file (or of a run folder's), skipping lines that are not JSON objects.
+
+    Files written by this version are always whole; an ``errors.jsonl`` from older versions, which appended to
+    it, can end in a line torn by a kill: such lines are skipped with a warning instead of failing the reader.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "errors.jsonl"
+    if not path.exists():
+        return []
+    entries = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            if not isinstance(entry, dict) or "clip_id" not in entry:
+                raise ValueError("not an object with 'clip_id'")
+        except ValueError as exc:
+            warnings.warn(f"{path}:{number}: skipping a line that is not a whole error record ({exc})")
+            continue
+        entries.append(entry)
+    return entries
+
+
+# ---- sharding ---------------------------------------------------------------------------------------------------
+
+# (rank, world size) variables, in the order accelerate's own ``get_int_from_env`` reads them: torchrun (also what
+# ``accelerate launch --multi_gpu`` runs), then the MPI launchers (Intel MPI / MPICH, Open MPI, MVAPICH) that
+# ``accelerate launch --cpu --mpirun_hostfile`` uses.
+_RANK_VARIABLES = (("RANK", "WORLD_SIZE"), ("PMI_RANK", "PMI_SIZE"), ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+                   ("MV2_COMM_WORLD_RANK", "MV2_COMM_WORLD_SIZE"))
+_LOCAL_RANK_VARIABLES = ("LOCAL_RANK", "MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK")
+
+
+def shard_from_env(environ=None) -> tuple:
+    """(rank, world size) set by the launcher, (0, 1) when not launched by one.
+
+    Reads ``RANK`` / ``WORLD_SIZE`` (torchrun; ``accelerate launch --multi_gpu``, which runs torchrun, also on a
+    machine without GPUs) and the MPI variables (``accelerate launch --cpu --mpirun_hostfile``). Note that
+    ``accelerate launch --cpu --num_processes N`` without an MPI host file starts **one** process and sets no
+    rank: that process runs every clip (correct numbers, no speed-up) and a warning says so.
+    """
+    env = os.environ if environ is None else environ
+    for rank_var, size_var in _RANK_VARIABLES:
+        if rank_var not in env and size_var not in env:
+            continue
+        try:
+            world = int(env.get(size_var, "1"))
+            rank = int(env.get(rank_var, "0"))
+        except ValueError:
+            raise UsageError(f"launcher variables {rank_var}={env.get(rank_var)!r} / {size_var}={env.get(size_var)!r} "
+                             "are not integers") from None
+        if world > 1 and rank_var not in env:
+            raise UsageError(f"{size_var}={world} is set but {rank_var} is not: cannot tell which shard this process is")
+        return rank, world
+    if env.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true") and "MASTER_ADDR" in env:
+        warnings.warn("`accelerate launch --cpu` started this single process (accelerate starts several CPU "
+                      "processes only through mpirun, --mpirun_hostfile); it runs every clip. For N processes use "
+                      "`accelerate launch --multi_gpu --num_processes N` (it needs no GPU) or `torchrun "
+                      "--nproc_per_node N`.", stacklevel=2)
+    return 0, 1
+
+
+def _local_rank_from_env(environ=None):
+    env = os.environ if environ is None else environ
+    for var in _LOCAL_RANK_VARIABLES:
+        if var in env:
+            try:
+                return int(env[var])
+            except ValueError:
+                return None
+    return None
+
+
+def _use_own_gpu(local_rank):
+    """With several GPUs visible, put this shard on GPU ``local_rank`` so that the shards of one node do not all
+    share GPU 0 (generators that ask for ``"cuda"`` get the current device)."""
+    if local_rank is None:
+        return
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        torch.cuda.set_device(local_rank % torch.cuda.device_count())
+
+
+def _shard_path(out_dir: Path, shard: int, num_shards: int) -> Path:
+    return out_dir / _SHARDS / f"{shard}-of-{num_shards}.json"
+
+
+# ---- from outside sources ----------------------------------------------------------------------------------------
+
+
+def _source_fingerprint(generator, clip_id: str):
+    """The generator's fingerprint of the outside source it makes ``clip_id`` from, or None (see the docstring)."""
+    method = getattr(generator, "source_fingerprint", None)
+    return None if method is None else method(clip_id)
+
+
+def _stored_fingerprint(out_dir: Path, clip_id: str):
+    try:
+        return json.loads((out_dir / _SOURCES / f"{clip_id}.json").read_text())["fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def run(
@@ -97,6 +333,8 @@ def run(
     run_name: str | None = None,
     metrics=("psnr", "ssim", "lpips"),
     n_boot: int = 1000,
+    on_error: str = "skip",
+    timeout_per_clip: float | None = None,
     fail_fast: bool = False,
     progress: bool = True,
     shard: int | None = None,
@@ -105,6 +343,11 @@ def run(
     overwrite: bool = False,
 ) -> RunReport:
     """Generate, save and score one method on one split. Returns a :class:`RunReport`.
+
+    ``on_error``: ``"skip"`` records a failing clip and goes on; ``"fail"`` stops at the first failing clip and
+    scores nothing (``fail_fast=True`` is the old spelling of ``on_error="fail"``). ``timeout_per_clip``: seconds
+    a generator may spend on one clip before the clip is recorded as failed (``"timeout after S s"``) and the
+    run goes on (see :func:`clip_deadline` for what can be interrupted; POSIX, main thread only).
 
     ``shard`` / ``num_shards`` default to the launcher's rank / world size. With several shards, each
     generates its clips; scoring (``score=None`` means: when this is the only or the last shard to finish)
@@ -120,69 +363,132 @@ def run(
     from .schema import TRACKS
 
     if track not in TRACKS:
-        raise ValueError(f"unknown track {track!r}; expected one of {TRACKS}")
+        raise UsageError(f"unknown track {track!r}; expected one of {TRACKS}")
+    if fail_fast:
+        on_error = "fail"
+    if on_error not in ON_ERROR:
+        raise UsageError(f"--on-error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    timeout_per_clip = _check_timeout(timeout_per_clip)
     spec = registry.get_spec(method)  # fails fast with the list of methods, before any data work
     clips = load_split(dataset, split, root=root)
     clip_ids = list(clips.clip_ids)
     if limit is not None:
         if limit < 1:
-            raise ValueError(f"--limit must be >= 1, got {limit}")
+            raise UsageError(f"--limit must be >= 1, got {limit}")
         clip_ids = clip_ids[:limit]
-    env_rank, env_world = _shard_from_env()
+    env_rank, env_world = shard_from_env()
     shard = env_rank if shard is None else shard
     num_shards = env_world if num_shards is None else num_shards
     if not 0 <= shard < num_shards:
-        raise ValueError(f"shard {shard} is outside 0..{num_shards - 1}")
+        raise UsageError(f"shard {shard} is outside 0..{num_shards - 1}")
+    if env_world > 1:
+        _use_own_gpu(_local_rank_from_env())
 
     name = run_name or (method if track == "exo-only" else f"{method}@{track}")
     out_dir = run_dir(Path(out), clips.name, split, name)
     generator = registry.build(method, **(method_kwargs or {}))
     if track not in generator.tracks:
-        raise ValueError(f"method {method!r} does not support track {track!r} (supports {generator.tracks})")
+        raise UsageError(f"method {method!r} does not support track {track!r} (supports {generator.tracks})")
+    min_views = int(getattr(generator, "min_views", 1))
     _claim_run_dir(out_dir, _run_fingerprint(spec, generator, method_kwargs, seed, track, clips), overwrite)
-    if num_shards == 1:  # failures and shard counts are re-established by this attempt
-        (out_dir / "errors.jsonl").unlink(missing_ok=True)
-        shutil.rmtree(out_dir / ".shards", ignore_errors=True)
-    report = RunReport(out_dir=out_dir)
-
+    videos = out_dir / "videos"
     mine = [cid for i, cid in enumerate(clip_ids) if i % num_shards == shard]
+    if num_shards == 1:  # failures, shard counts and leftovers of killed runs are re-established by this attempt
+        (out_dir / "errors.jsonl").unlink(missing_ok=True)
+        for folder in (_SHARDS, _FAILURES):
+            shutil.rmtree(out_dir / folder, ignore_errors=True)
+        for folder in (out_dir, videos, out_dir / _SOURCES):
+            remove_stale_temps(folder)
+    else:  # other shards may be writing right now: only this shard's clips are ours to clean
+        for folder, ext in ((videos, ".mp4"), (out_dir / _SOURCES, ".json"), (out_dir / _FAILURES, ".json")):
+            remove_stale_temps(folder, names={f"{cid}{ext}" for cid in mine})
+    report = RunReport(out_dir=out_dir, num_shards=num_shards)
+
+    invalidated = [False]
+
+    def invalidate_results():
+        """The videos are about to change: results of earlier attempts no longer describe them."""
+        if not invalidated[0]:
+            invalidated[0] = True
+            for stale in ("per_clip.csv", "results.json"):
+                (out_dir / stale).unlink(missing_ok=True)
+
+    def fail(clip_id, stage, exc) -> bool:
+        """Record the failure; True when the run must stop (on_error="fail")."""
+        invalidate_results()
+        _record_failure(report, out_dir, clip_id, stage, exc)
+        _write_errors_jsonl(out_dir)  # readable while the run goes on
+        return on_error == "fail"
+
     bar = tqdm(mine, desc=f"{name} on {clips.name}/{split}", unit="clip", disable=not progress, file=sys.stderr)
     t0 = time.perf_counter()
     for clip_id in bar:
-        video_path = out_dir / "videos" / f"{clip_id}.mp4"
+        _clear_failure(out_dir, clip_id)  # this attempt re-establishes the clip's state
+        video_path = videos / f"{clip_id}.mp4"
+        source_path = out_dir / _SOURCES / f"{clip_id}.json"
+        try:
+            fingerprint = _source_fingerprint(generator, clip_id)
+        except Exception as exc:  # e.g. a from-folder source that escapes its root
+            if video_path.exists():
+                invalidate_results()
+                video_path.unlink(missing_ok=True)
+            if fail(clip_id, "generate", exc):
+                report.stopped = True
+                break
+            continue
         if video_path.exists():
-            # Checked against the parquet's sizes, so a finished clip costs one decode, not the whole clip's.
-            T, H, W = clips.ego_shape(clip_id)
-            try:
-                read_video(video_path, expected_frames=T, expected_size=(H, W))
+            problem = None
+            if fingerprint is not None and _stored_fingerprint(out_dir, clip_id) != fingerprint:
+                problem = "its source changed since its video was made"
+            else:
+                # Checked against the parquet's sizes, so a finished clip costs one decode, not the whole clip's.
+                T, H, W = clips.ego_shape(clip_id)
+                try:
+                    read_video(video_path, expected_frames=T, expected_size=(H, W))
+                except VideoReadError as exc:
+                    problem = f"its video is damaged ({exc})"
+            if problem is None:
                 report.reused += 1
                 continue
-            except VideoReadError:
-                pass  # a damaged or stale file: generate it again
+            print(f"[benchmark] clip {clip_id}: {problem}; generating it again", file=sys.stderr)
+            invalidate_results()
+            video_path.unlink(missing_ok=True)  # never scored again, even if generating it now fails
         try:
             clip = clips.get(clip_id)
         except (VideoReadError, ClipValidationError, OSError, ValueError) as exc:
-            _record_failure(report, out_dir, clip_id, "load", exc)
-            if fail_fast:
+            if fail(clip_id, "load", exc):
+                report.stopped = True
                 break
             continue
         try:
-            inputs = clip.inputs(track)
-            video = generator.generate(inputs, seed=clip_seed(seed, clip_id))
+            inputs = check_inputs(clip.inputs(track), min_views=min_views)
+        except InputCheckError as exc:
+            if fail(clip_id, "check", exc):
+                report.stopped = True
+                break
+            continue
+        try:
+            with clip_deadline(timeout_per_clip):
+                video = generator.generate(inputs, seed=clip_seed(seed, clip_id))
             video = check_generated_video(video, inputs, name)
+            invalidate_results()
             write_video(video_path, video, fps=clip.fps)
+            if fingerprint is not None:  # after the video: a kill in between leaves a video that is not reused
+                write_text_atomic(source_path, json.dumps({"clip_id": clip_id, "fingerprint": fingerprint}) + "\n")
             report.generated += 1
-        except Exception as exc:  # isolate: one bad clip must not lose the others
-            _record_failure(report, out_dir, clip_id, "generate", exc)
-            if fail_fast:
+        except (Exception, ClipTimeout) as exc:  # isolate: one bad clip must not lose the others
+            if fail(clip_id, "generate", exc):
+                report.stopped = True
                 break
     gen_seconds = time.perf_counter() - t0
+    _write_errors_jsonl(out_dir)
     if num_shards > 1:  # the scoring shard sums every shard's counts
-        (out_dir / ".shards").mkdir(exist_ok=True)
-        (out_dir / ".shards" / f"{shard}-of-{num_shards}.json").write_text(json.dumps(
-            {"generated": report.generated, "reused": report.reused, "generation_seconds": gen_seconds}))
+        write_text_atomic(_shard_path(out_dir, shard, num_shards), json.dumps(
+            {"generated": report.generated, "reused": report.reused, "generation_seconds": gen_seconds}) + "\n")
 
-    if score is None:
+    if report.stopped:
+        score = False  # --on-error fail: a partial set of clips is not a result
+    elif score is None:
         score = num_shards == 1 or _all_clips_accounted(out_dir, clip_ids)
     if score:
         report.results = score_run(
@@ -203,22 +509,29 @@ def _run_fingerprint(spec, generator, method_kwargs, seed, track, clips) -> dict
 
 def _claim_run_dir(out_dir: Path, fingerprint: dict, overwrite: bool):
     """Create the run folder, or check that an existing one was made with the same settings."""
-    from .atomic import atomic_path
-
     path = out_dir / "run.json"
+    previous = None
     if path.exists():
-        previous = json.loads(path.read_text())
-        if previous != fingerprint:
+        try:
+            previous = json.loads(path.read_text())
+            if not isinstance(previous, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:  # never written by us (our writes are atomic): someone else's file
             if not overwrite:
-                diffs = [f"{k}: {previous.get(k)!r} -> {fingerprint.get(k)!r}"
-                         for k in sorted(set(previous) | set(fingerprint)) if previous.get(k) != fingerprint.get(k)]
-                raise ValueError(
-                    f"run folder {out_dir} holds videos made with other settings ({'; '.join(diffs)}). "
-                    "Pass --overwrite to replace them, or --name / --out for a separate run.")
-            for stale in ("videos", ".shards"):
-                shutil.rmtree(out_dir / stale, ignore_errors=True)
-            for stale in ("per_clip.csv", "results.json", "errors.jsonl"):
-                (out_dir / stale).unlink(missing_ok=True)
+                raise UsageError(f"{path} is not a run settings file ({exc}). Pass --overwrite to replace the run "
+                                 "folder, or --name / --out for a separate run.") from None
+            previous = {"unreadable": str(path)}
+    if previous is not None and previous != fingerprint:
+        if not overwrite:
+            diffs = [f"{k}: {previous.get(k)!r} -> {fingerprint.get(k)!r}"
+                     for k in sorted(set(previous) | set(fingerprint)) if previous.get(k) != fingerprint.get(k)]
+            raise UsageError(
+                f"run folder {out_dir} holds videos made with other settings ({'; '.join(diffs)}). "
+                "Pass --overwrite to replace them, or --name / --out for a separate run.")
+        for stale in ("videos", _SHARDS, _FAILURES, _SOURCES):
+            shutil.rmtree(out_dir / stale, ignore_errors=True)
+        for stale in ("per_clip.csv", "results.json", "errors.jsonl"):
+            (out_dir / stale).unlink(missing_ok=True)
     (out_dir / "videos").mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         Path(tmp).write_text(json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
@@ -242,9 +555,13 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
     from .metrics import MetricSuite
     from .results import build_results, write_csv_atomic, write_json_atomic
 
+    from .data import DatasetIntegrityError
+    from .data.identity import set_identity
+
     suite = MetricSuite(names=tuple(metrics))
     failed_ids = {f["clip_id"] for f in report.failed}
     scored = 0
+    clip_hashes = {}
     categories = clips.categories()
     for clip_id in tqdm(clip_ids, desc="scoring", unit="clip", disable=not progress, file=sys.stderr):
         if clip_id in failed_ids:
@@ -253,11 +570,22 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
         if not path.exists():
             continue  # another shard's clip that failed there: its error is in errors.jsonl
         try:
-            target = clips.ego_video(clip_id)  # scoring needs only the ground truth, not the exo views
+            target = clips.ego_video(clip_id)
+            # Only clips whose content still matches the dataset's recorded identity are scored (a swapped
+            # ground-truth video fails here, by name); their hashes make the identity the results record.
+            clip_hashes[clip_id] = clips.verify_clip(clip_id, ego_video=target)
+        except DatasetIntegrityError as exc:
+            _record_failure(report, out_dir, clip_id, "verify", exc)
+            continue
+        except (VideoReadError, ClipValidationError, ValueError, OSError) as exc:
+            _record_failure(report, out_dir, clip_id, "score", exc)
+            continue
+        try:
             pred = read_video(path, expected_frames=target.shape[0], expected_size=target.shape[1:3])
             suite.update(clip_id, categories[clip_id], pred, target)
             scored += 1
         except (VideoReadError, ClipValidationError, ValueError, OSError) as exc:
+            clip_hashes.pop(clip_id, None)
             _record_failure(report, out_dir, clip_id, "score", exc)
     per_clip = suite.per_clip()
     write_csv_atomic(out_dir / "per_clip.csv", per_clip)
@@ -266,9 +594,13 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
     # "name" is the row name (``--name``, e.g. a from-folder method's own name); "registered_as" the registry entry.
     method_info.update({"name": name, "registered_as": spec.name, "target": spec.target,
                         "registry_source": spec.source})
-    all_failed = _read_failures(out_dir)
+    _write_errors_jsonl(out_dir)  # scoring may have added failures
+    wanted = set(clip_ids)
+    all_failed = [f for f in _read_failures(out_dir) if f["clip_id"] in wanted]
     counts = {"generated": report.generated, "reused": report.reused, "generation_seconds": generation_seconds}
-    shard_files = sorted((out_dir / ".shards").glob("*.json")) if (out_dir / ".shards").is_dir() else []
+    n = getattr(report, "num_shards", 1)
+    # only this run's shard count: markers of an earlier run with another count are not summed
+    shard_files = sorted((out_dir / _SHARDS).glob(f"*-of-{n}.json")) if n > 1 else []
     if shard_files:
         per_shard = [json.loads(p.read_text()) for p in shard_files]
         counts = {k: sum(c[k] for c in per_shard) for k in counts}
@@ -276,26 +608,30 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
     results = build_results(
         method=method_info,
         dataset={"name": clips.name, "split": clips.split, "track": track, "manifest_sha256": clips.manifest_sha256,
-                 "n_clips": len(clip_ids), "n_scored": scored, "root": str(clips.root), "info": clips.info},
+                 "n_clips": len(clip_ids), "n_scored": scored, "root": str(clips.root), "info": clips.info,
+                 # content identity (benchmark.data.identity) of exactly the clips scored, re-derived from disk
+                 "identity": set_identity(clip_hashes) if clip_hashes else None,
+                 "identity_verified": clips.verifiable, "split_identity": clips.identity,
+                 "n_clips_in_split": len(clips.clip_ids)},  # n_clips is smaller with --limit
         metrics_summary=summary["metrics"],
         per_category=summary["per_category"],
         settings=suite.settings(),
+        bootstrap=summary["bootstrap"],  # n_boot, seed, alpha, method: how ci95 was resampled
         seed=seed,
         counts={**counts, "failed": len(all_failed), "failed_clips": all_failed},
     )
     write_json_atomic(out_dir / "results.json", results)
+    # Temporary files of killed processes; only those older than this process: a second shard that scores at
+    # the same moment keeps the file it is writing.
+    for folder in (out_dir, out_dir / "videos", out_dir / _FAILURES, out_dir / _SOURCES, out_dir / _SHARDS):
+        remove_stale_temps(folder, older_than=process_start_time())
     return results
 
 
 def _read_failures(out_dir: Path) -> list:
-    """Failures of this run's latest attempt at each clip (from errors.jsonl, minus clips that now have videos)."""
-    path = out_dir / "errors.jsonl"
-    if not path.exists():
-        return []
-    latest = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            e = json.loads(line)
-            latest[e["clip_id"]] = {"clip_id": e["clip_id"], "stage": e["stage"], "error": e["error"]}
-    return [e for cid, e in sorted(latest.items())
-            if e["stage"] == "score" or not (out_dir / "videos" / f"{cid}.mp4").exists()]
+    """Current failures of the run, one per clip ({clip_id, stage, error[, rule]}), sorted by clip id.
+
+    From the per-clip records; a generation failure of a clip that now has a video is outdated and left out.
+    """
+    keys = ("clip_id", "stage", "error", "rule")
+    return [{k: r[k] for k in keys if k in r} for r in _read_failure_records(out_dir) if _is_current(out_dir, r)]

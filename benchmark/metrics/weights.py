@@ -32,6 +32,8 @@ from typing import Optional
 
 import torch
 
+from benchmark.atomic import default_mode
+
 from benchmark.hashing import sha256_file
 
 ENV_LPIPS_ALEXNET = "EXOEGO_LPIPS_ALEXNET"
@@ -335,6 +337,7 @@ def _download(wf: WeightFile, url: str, dst: Path, *, progress: bool) -> None:
         problem = _checksum_problem(wf, tmp)
         if problem:
             raise RuntimeError(problem)
+        os.chmod(tmp, default_mode())  # mkstemp makes 0600; a team's shared cache must stay readable
         os.replace(tmp, dst)
     except Exception as err:  # network errors come in many types; all end the same way
         raise WeightsFetchError(
