@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.cameras import invert_se3
+from benchmark.errors import UsageError
 from benchmark.generator import Generator
 from benchmark.schema import ExoEgoInputs
 from benchmark.threads import torch_threads
@@ -95,8 +96,16 @@ class Reproject(Generator):
     oracle = True
 
     def __init__(self, supersample: int = 3, fill_holes: bool = True, near: float = 0.2):
-        if supersample < 1:
-            raise ValueError(f"supersample must be >= 1, got {supersample}")
+        # the user's --method-arg values: a wrong one is a usage error naming it, not a traceback on the first clip
+        if isinstance(supersample, bool) or not isinstance(supersample, (int, np.integer)) or supersample < 1:
+            raise UsageError(f"reproject: supersample (--method-arg supersample=N) must be an integer >= 1 "
+                             f"(sub-pixels per exo pixel side), got {supersample!r}")
+        if not isinstance(fill_holes, (bool, np.bool_)):
+            raise UsageError(f"reproject: fill_holes (--method-arg fill_holes=true|false) must be true or false, "
+                             f"got {fill_holes!r}")
+        if isinstance(near, bool) or not isinstance(near, (int, float, np.number)) or not 0 < float(near) < np.inf:
+            raise UsageError(f"reproject: near (--method-arg near=METRES) must be a positive finite distance in "
+                             f"metres, got {near!r}")
         self.supersample = int(supersample)
         self.fill = bool(fill_holes)
         # The exo cameras see the wearer's own head, which surrounds the ego camera: its surface lies a few

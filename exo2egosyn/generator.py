@@ -18,6 +18,8 @@ pipeline, ``model_index.json``); default ``exo2egosyn/checkpoints/<method name>/
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -25,12 +27,17 @@ from pathlib import Path
 import numpy as np
 
 from benchmark import cameras
+from benchmark.errors import UsageError
 from benchmark.generator import Generator
 from benchmark.schema import ExoEgoInputs
 from benchmark.video_ops import resize_video
 
 CHECKPOINT_ROOT = Path(__file__).resolve().parent / "checkpoints"
 TINY_BACKBONE_DIR = CHECKPOINT_ROOT / "tiny-wan"
+
+OFFLOAD_CHOICES = (None, "model", "sequential")
+DTYPE_CHOICES = ("float32", "float16", "bfloat16", "float64")
+MODULE_NAMES = ("align", "multiexocon", "poseinj")
 
 _TINY_DEFAULTS = dict(num_inference_steps=12, guidance_scale=1.0, max_sequence_length=64, max_area=None)
 _REAL_DEFAULTS = dict(num_inference_steps=50, guidance_scale=5.0, max_sequence_length=512, max_area=704 * 1280)
@@ -76,14 +83,48 @@ def _pad_frames(x: np.ndarray, n: int, axis: int) -> np.ndarray:
     return np.take(x, idx, axis=axis)
 
 
+def _check_count(name: str, value, what: str) -> None:
+    """A user's optional positive integer (``--method-arg name=N``); None means the backbone's default."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise UsageError(f"{name} (--method-arg {name}=N, {what}) must be an integer >= 1 or null for the "
+                         f"backbone's default, got {value!r}")
+
+
+def _check_settings(num_inference_steps, guidance_scale, max_sequence_length, max_area, dtype, offload) -> None:
+    """Refuse settings that cannot work before any model is loaded: a :class:`UsageError` naming the argument."""
+    _check_count("num_inference_steps", num_inference_steps, "denoising steps")
+    _check_count("max_sequence_length", max_sequence_length, "text tokens")
+    _check_count("max_area", max_area, "pixels of the working frame")
+    numeric = isinstance(guidance_scale, (int, float, np.number)) and not isinstance(guidance_scale, bool)
+    if guidance_scale is not None and not (numeric and math.isfinite(guidance_scale)):
+        raise UsageError(f"guidance_scale (--method-arg guidance_scale=X) must be a finite number or null for the "
+                         f"backbone's default, got {guidance_scale!r}")
+    if dtype is not None and str(dtype).replace("torch.", "") not in DTYPE_CHOICES:
+        raise UsageError(f"dtype (--method-arg dtype=NAME) must be one of {', '.join(DTYPE_CHOICES)} or null (float32 "
+                         f"on CPU and for the tiny backbone, else bfloat16), got {dtype!r}")
+    if offload not in OFFLOAD_CHOICES:
+        raise UsageError(f"offload (--method-arg offload=MODE) must be 'model' (diffusers' model CPU offload), "
+                         f"'sequential' (sequential CPU offload: least memory, slowest) or null (no offload), "
+                         f"got {offload!r}")
+
+
 class _WanBackedGenerator(Generator):
-    """Shared plumbing: backbone loading, device / dtype, working sizes, output conversion."""
+    """Shared plumbing: backbone loading, device / dtype, working sizes, output conversion.
+
+    Every constructor argument is annotated: the registry parses and checks ``--method-arg`` values against
+    these types (``int | None``: an integer or ``null``), and the values are checked here too, so that a
+    mistake is a :class:`~benchmark.errors.UsageError` naming the argument before any model is loaded.
+    """
 
     tracks = ("exo-only", "first-frame")
 
-    def __init__(self, backbone="tiny", checkpoint=None, num_inference_steps=None, guidance_scale=None,
-                 device="auto", dtype=None, negative_prompt="", max_sequence_length=None, max_area=None,
-                 offload=None):
+    def __init__(self, backbone: str = "tiny", checkpoint: str | None = None, num_inference_steps: int | None = None,
+                 guidance_scale: float | None = None, device: str = "auto", dtype: str | None = None,
+                 negative_prompt: str = "", max_sequence_length: int | None = None, max_area: int | None = None,
+                 offload: str | None = None):
+        _check_settings(num_inference_steps, guidance_scale, max_sequence_length, max_area, dtype, offload)
         self.backbone = str(backbone)
         self.is_tiny = self.backbone == "tiny" or self.backbone.startswith("tiny")
         defaults = _TINY_DEFAULTS if self.is_tiny else _REAL_DEFAULTS
@@ -105,11 +146,18 @@ class _WanBackedGenerator(Generator):
 
     def _resolve_checkpoint(self, checkpoint):
         if checkpoint is not None:
-            if not os.path.isdir(checkpoint):
-                raise FileNotFoundError(f"checkpoint folder {checkpoint!r} does not exist")
-            return str(checkpoint)
+            path = Path(checkpoint).expanduser()
+            if not path.is_dir():
+                what = "is a file" if path.exists() else "does not exist"
+                raise UsageError(f"checkpoint (--method-arg checkpoint=DIR): {str(checkpoint)!r} {what}; expected a "
+                                 f"folder written by Exo2EgoSynPipeline.save_adapters or save_pretrained")
+            self._check_checkpoint(str(path))
+            return str(path)
         default = CHECKPOINT_ROOT / self._default_checkpoint_name()
         return str(default) if default.is_dir() else None
+
+    def _check_checkpoint(self, folder: str) -> None:
+        """Raise :class:`UsageError` if the user's checkpoint ``folder`` lacks what this method loads from it."""
 
     @property
     def device(self) -> str:
@@ -211,18 +259,47 @@ class _WanBackedGenerator(Generator):
 class Exo2EgoSynGenerator(_WanBackedGenerator):
     """Exo2EgoSyn (WAN 2.2 TI2V + EgoExo-Align + MultiExoCon + PoseInj); flags select the ablations."""
 
-    def __init__(self, backbone="tiny", checkpoint=None, use_align=True, use_multiexocon=True, use_poseinj=True,
-                 num_inference_steps=None, guidance_scale=None, device="auto", dtype=None, negative_prompt="",
-                 max_sequence_length=None, max_area=None, offload=None, module_seed=0):
+    def __init__(self, backbone: str = "tiny", checkpoint: str | None = None, use_align: bool = True,
+                 use_multiexocon: bool = True, use_poseinj: bool = True, num_inference_steps: int | None = None,
+                 guidance_scale: float | None = None, device: str = "auto", dtype: str | None = None,
+                 negative_prompt: str = "", max_sequence_length: int | None = None, max_area: int | None = None,
+                 offload: str | None = None, module_seed: int = 0):
         self.use_align = bool(use_align)
         self.use_multiexocon = bool(use_multiexocon)
         self.use_poseinj = bool(use_poseinj)
-        self.module_seed = module_seed
+        if isinstance(module_seed, bool) or not isinstance(module_seed, (int, np.integer)):
+            raise UsageError(f"module_seed (--method-arg module_seed=N) must be an integer, got {module_seed!r}")
+        self.module_seed = int(module_seed)
         super().__init__(backbone, checkpoint, num_inference_steps, guidance_scale, device, dtype, negative_prompt,
                          max_sequence_length, max_area, offload)
 
     def _default_checkpoint_name(self) -> str:
         return method_name(self.use_align, self.use_multiexocon, self.use_poseinj)
+
+    def _enabled_modules(self) -> list:
+        return [name for name in MODULE_NAMES if getattr(self, f"use_{name}")]
+
+    def _check_checkpoint(self, folder: str) -> None:
+        """Every enabled module must be in the folder: a ``<module>/`` sub-folder (``save_adapters``), or an
+        entry of ``model_index.json`` (``save_pretrained``). Checked now, not after loading the backbone."""
+        index_file = os.path.join(folder, "model_index.json")
+        if os.path.isfile(index_file):
+            try:
+                with open(index_file) as f:
+                    index = json.load(f)
+            except (OSError, ValueError) as exc:
+                raise UsageError(f"checkpoint (--method-arg checkpoint=DIR): cannot read {index_file}: {exc}") from exc
+            missing = [n for n in self._enabled_modules() if not (index.get(n) or [None])[0]]
+            where = f"model_index.json of {folder}"
+        else:
+            missing = [n for n in self._enabled_modules() if not os.path.isdir(os.path.join(folder, n))]
+            where = f"{folder} (no {', '.join(f'{n}/' for n in missing)} sub-folder)"
+        if missing:
+            flags = ", ".join(f"use_{n}=True" for n in missing)
+            raise UsageError(
+                f"checkpoint (--method-arg checkpoint=DIR) has no {', '.join(missing)} module but {flags}: not in "
+                f"{where}; pass a checkpoint trained with these modules, or turn them off with "
+                + " ".join(f"--method-arg use_{n}=false" for n in missing))
 
     @property
     def pipeline(self):
@@ -242,7 +319,8 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
                 if not on:
                     pipe.register_modules(**{name: None})
                 elif getattr(pipe, name, None) is None:
-                    raise ValueError(f"checkpoint {ckpt} has no {name} but use_{name}=True")
+                    raise UsageError(f"checkpoint (--method-arg checkpoint=DIR) {ckpt} has no {name} module but "
+                                     f"use_{name}=True; pass --method-arg use_{name}=false or another checkpoint")
             return pipe
         comps = self._load_backbone()
         modules = build_modules(comps["transformer"].config, comps["vae"].config, self.use_align,
@@ -296,6 +374,12 @@ class WanTI2VGenerator(_WanBackedGenerator):
 
     def _default_checkpoint_name(self) -> str:
         return "wan2.2-ti2v"
+
+    def _check_checkpoint(self, folder: str) -> None:
+        """A fine-tuned WAN baseline: the folder must hold a full ``transformer/`` or a ``transformer_lora/``."""
+        if not any(os.path.isdir(os.path.join(folder, sub)) for sub in ("transformer", "transformer_lora")):
+            raise UsageError(f"checkpoint (--method-arg checkpoint=DIR) {folder} holds neither transformer/ nor "
+                             f"transformer_lora/: nothing of vanilla WAN would be loaded from it")
 
     @property
     def pipeline(self):

@@ -40,6 +40,8 @@ from diffusers.utils import is_ftfy_available, logging
 from diffusers.utils.torch_utils import get_module_execution_device, randn_tensor
 from diffusers.video_processor import VideoProcessor
 
+from benchmark.errors import UsageError
+
 from . import geometry
 from .align import EgoExoAlign, closest_view
 from .multiexocon import MultiExoCon
@@ -191,6 +193,9 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         """
         from .configs import build_modules
 
+        if offload not in (None, "model", "sequential"):  # refused before gigabytes of weights are read
+            raise UsageError(f"offload must be None (move everything to `device`), 'model' (model CPU offload) or "
+                             f"'sequential' (sequential CPU offload: least memory, slowest), got {offload!r}")
         comps = load_wan_components(pretrained_model_name_or_path, torch_dtype=torch_dtype, vae_dtype=vae_dtype,
                                     text_encoder_dtype=text_encoder_dtype, **load_kwargs)
         transformer, vae = comps["transformer"], comps["vae"]
@@ -204,8 +209,6 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
             pipe.enable_model_cpu_offload(device=device)
         elif offload == "sequential":
             pipe.enable_sequential_cpu_offload(device=device)
-        elif offload is not None:
-            raise ValueError(f"offload must be None, 'model' or 'sequential', got {offload!r}")
         elif device is not None:
             pipe.to(device)
         return pipe
@@ -229,11 +232,18 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         """Load what :meth:`save_adapters` wrote (and a full ``transformer/`` if the folder has one).
 
         Modules present in the folder replace the pipeline's; with ``strict_modules``, a module enabled in
-        the pipeline but absent from the folder is an error.
+        the pipeline but absent from the folder is a :class:`~benchmark.errors.UsageError`, raised before
+        anything is loaded.
         """
         from .lora import load_lora
 
         classes = {"align": EgoExoAlign, "multiexocon": MultiExoCon, "poseinj": PoseInj}
+        missing = [name for name in classes if getattr(self, name, None) is not None
+                   and not os.path.isdir(os.path.join(folder, name))]
+        if strict_modules and missing:  # refused before anything is loaded: the pipeline is left as it was
+            raise UsageError(f"checkpoint {folder} has no {', '.join(f'{n}/' for n in missing)} sub-folder but the "
+                             f"pipeline's {', '.join(missing)} module is enabled; pass a checkpoint trained with "
+                             f"it, or disable the module")
         dev = self.transformer.device
         if os.path.isdir(os.path.join(folder, "transformer")):
             dtype = self.transformer.dtype
@@ -246,8 +256,6 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
                 if current is None:
                     continue  # disabled in this pipeline (an ablation reading a shared folder)
                 self.register_modules(**{name: klass.from_pretrained(sub, torch_dtype=current.dtype).to(dev)})
-            elif current is not None and strict_modules:
-                raise FileNotFoundError(f"{name} is enabled but {sub} does not exist")
         if os.path.isdir(os.path.join(folder, "transformer_lora")):
             load_lora(self.transformer, os.path.join(folder, "transformer_lora"))
         return self

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmark.errors import UsageError
 from benchmark.metrics.bootstrap import bootstrap_ci
 from benchmark.results import find_results, load_results, read_per_clip
 
@@ -64,10 +65,21 @@ def paired_difference(ref: pd.Series, other: pd.Series, *, n_boot: int = 1000, s
 
 def render_ablation(root, *, reference: str = "exo2egosyn", metrics=("psnr", "ssim", "lpips"), n_boot: int = 1000,
                     seed: int = 0) -> str:
+    """The Markdown ablation table of the runs under ``root`` (see the module docstring).
+
+    Raises :class:`~benchmark.errors.UsageError` when ``root`` holds no run, or no run scored any of ``metrics``.
+    """
     tables = collect(root)
     if not tables:
-        raise FileNotFoundError(f"no results.json under {root}")
-    metrics = [m for m in metrics if any(m in df.columns for per in tables.values() for df in per.values())]
+        raise UsageError(f"no results.json under {root}: expected run folders ROOT/seed<K>/<dataset>/<split>/<run>/ "
+                         f"holding results.json and per_clip.csv, as `python -m benchmark ablation --out {root}` "
+                         f"writes them")
+    requested = list(metrics)
+    metrics = [m for m in requested if any(m in df.columns for per in tables.values() for df in per.values())]
+    if not metrics:
+        scored = sorted({c for per in tables.values() for df in per.values() for c in df.columns if c != "category"})
+        raise UsageError(f"no run under {root} scored any of the metrics {requested}; the runs there scored: "
+                         f"{', '.join(scored) or 'nothing'}")
     seeds = sorted({s for per in tables.values() for s in per})
     lines = [f"# Ablation ({len(tables)} methods, seeds {', '.join(map(str, seeds))})", ""]
     header = ["method"] + [f"{LABELS.get(m, m)} {'↑' if HIGHER_IS_BETTER.get(m, True) else '↓'} seed {s}"

@@ -82,6 +82,68 @@ def test_bad_option_values_are_argparse_usage_errors(capsys):
         assert "error: argument" in capsys.readouterr().err
 
 
+# Mistakes found by the library (dataset loader, dataset builder, a method's constructor), not by the parser:
+# each is a UsageError, so the user gets one line naming the argument and exit 2, and nothing is written.
+# {root}: a built dataset folder; {tmp}: this test's folder; {ckpt}: a checkpoint folder lacking poseinj/.
+LIBRARY_MISTAKES = [
+    (("run", "--method", "exo2egosyn", "--method-arg", "num_inference_steps=abc", "--limit", "1"),
+     ["--method-arg num_inference_steps=abc", "expects an integer (or null) for 'num_inference_steps'", "got 'abc'"]),
+    (("run", "--method", "exo2egosyn", "--method-arg", "num_inference_steps=0"),
+     ["num_inference_steps (--method-arg num_inference_steps=N, denoising steps) must be an integer >= 1"]),
+    (("run", "--method", "exo2egosyn", "--method-arg", "checkpoint=/nope"),
+     ["checkpoint (--method-arg checkpoint=DIR): '/nope' does not exist"]),
+    (("run", "--method", "exo2egosyn", "--method-arg", "checkpoint={ckpt}"),
+     ["checkpoint (--method-arg checkpoint=DIR) has no poseinj module but use_poseinj=True",
+      "--method-arg use_poseinj=false"]),
+    (("run", "--method", "exo2egosyn", "--method-arg", "offload=gpu"),
+     ["offload (--method-arg offload=MODE) must be 'model'", "got 'gpu'"]),
+    (("run", "--method", "wan2.2-ti2v", "--method-arg", "dtype=float8"),
+     ["dtype (--method-arg dtype=NAME) must be one of float32, float16, bfloat16, float64", "got 'float8'"]),
+    (("run", "--method", "reproject", "--method-arg", "supersample=0"),
+     ["reproject: supersample (--method-arg supersample=N) must be an integer >= 1", "got 0"]),
+    (("run", "--method", "reproject", "--method-arg", "near=-1"),
+     ["reproject: near (--method-arg near=METRES) must be a positive finite distance", "got -1.0"]),
+    (("run", "--method", "exo-copy", "--split", "tset"),
+     ["split 'tset' (--split) is not in dataset 'synth' at {root}", "the splits there are: test",
+      "did you mean 'test'?"]),
+    (("data", "list", "--split", "vall"),  # no --root: the cached synth, where nothing is built for it
+     ["unknown split 'vall' (--split) of dataset 'synth'", "train, val, test", "did you mean 'val'?"]),
+    (("data", "list", "--split", "val"),
+     ["split 'val' (--split) is not in dataset 'synth' at {root}",
+      "build it with `python -m benchmark data build synth --out {root} --splits val`"]),
+    (("data", "build", "synth", "--out", "{root}", "--splits", "val", "--seed", "1"),
+     ["--out {root} holds SynthEgoExo built with other settings", "seed 0 there, 1 asked for",
+      "num_frames 9 there, 17 asked for"]),
+    (("data", "build", "synth", "--out", "{tmp}", "--splits", "val", "--n-clips", "val=1"),
+     ["--out {tmp}: this folder is not empty and holds no manifest.json", "nothing was built"]),
+]
+
+
+@pytest.mark.parametrize("args, expected", LIBRARY_MISTAKES, ids=[" ".join(a[:5]) for a, _ in LIBRARY_MISTAKES])
+def test_mistakes_found_by_the_library_are_one_line_and_exit_2(tiny_synth, tmp_path, monkeypatch, capsys, args,
+                                                               expected):
+    cache = tmp_path.parent / f"{tmp_path.name}-cache"
+    monkeypatch.setenv("EXOEGO_CACHE", str(cache))
+    monkeypatch.chdir(tmp_path)
+    for module in ("align", "multiexocon"):  # what a training run without PoseInj writes
+        (tmp_path / "ckpt" / module).mkdir(parents=True)
+    fill = {"root": tiny_synth, "tmp": tmp_path, "ckpt": tmp_path / "ckpt"}
+    args = [a.format(**fill) for a in args]
+    if args[0] == "run" or args[:2] == ["data", "list"] and "vall" not in args:
+        args += ["--root", str(tiny_synth)]
+    if args[0] == "run":
+        args += ["--out", str(tmp_path / "runs"), "--no-progress"]
+    manifest = (tiny_synth / "manifest.json").read_bytes()
+    assert run_cli(*args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    for text in expected:
+        assert text.format(**fill) in err
+    assert not (tmp_path / "runs").exists() and not cache.exists()  # no run folder, nothing built in the cache
+    assert (tiny_synth / "manifest.json").read_bytes() == manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
+
+
 BUGGY = textwrap.dedent('''
     from benchmark.generator import Generator
     from benchmark.registry import MethodSpec

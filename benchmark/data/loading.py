@@ -8,12 +8,14 @@ Clips are decoded lazily, one per ``clipset[i]``; metadata (ids, categories, cam
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from benchmark.errors import UsageError
 from benchmark.hashing import sha256_file
 from benchmark.schema import ClipValidationError, ExoEgoClip
 from benchmark.video_io import VideoReadError, read_video
@@ -30,6 +32,17 @@ class DatasetNotFoundError(FileNotFoundError):
 
 class DatasetIntegrityError(ValueError):
     """Files on disk do not match the hashes recorded in the manifest."""
+
+
+class UnknownSplitError(UsageError):
+    """The dataset has no split of that name (``--split``); the message lists the splits there are."""
+
+
+class ClipNotFoundError(UsageError, KeyError):
+    """No clip of that id in the split. Still a ``KeyError`` for code that catches one."""
+
+    def __str__(self):  # KeyError quotes its message; we want a readable sentence
+        return self.args[0]
 
 
 def default_cache_dir() -> Path:
@@ -65,7 +78,8 @@ def load_split(dataset: str = "synth", split: str = "test", root: str | Path | N
     manifest = fmt.read_manifest(root)
     if auto:
         if split not in SYNTH_SPLITS:
-            raise ValueError(f"unknown split {split!r} for dataset 'synth'; splits: {list(SYNTH_SPLITS)}")
+            raise UnknownSplitError(f"unknown split {split!r} (--split) of dataset 'synth'; SynthEgoExo has the "
+                                    f"splits {', '.join(SYNTH_SPLITS)}{_did_you_mean(split, SYNTH_SPLITS)}")
         if manifest is None or split not in manifest.get("splits", {}):
             if not build_if_missing:
                 raise _not_found(dataset, root, f"split {split!r} has not been built")
@@ -79,9 +93,18 @@ def load_split(dataset: str = "synth", split: str = "test", root: str | Path | N
         why = "no such directory" if not root.exists() else f"no {fmt.MANIFEST} in it"
         raise _not_found(dataset, root, why)
     if split not in manifest.get("splits", {}):
-        raise ValueError(f"unknown split {split!r} for dataset {dataset!r} at {root}; "
-                         f"splits present: {sorted(manifest.get('splits', {}))}")
+        present = sorted(manifest.get("splits", {}))
+        hint = _did_you_mean(split, present)
+        if dataset == "synth" and split in SYNTH_SPLITS:
+            hint += f"; build it with `python -m benchmark data build synth --out {root} --splits {split}`"
+        raise UnknownSplitError(f"split {split!r} (--split) is not in dataset {dataset!r} at {root}; the splits "
+                                f"there are: {', '.join(present) or 'none'}{hint}")
     return ClipSet(dataset, split, root, manifest)
+
+
+def _did_you_mean(name: str, choices) -> str:
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class ClipSet:
@@ -144,7 +167,12 @@ class ClipSet:
 
     def _row(self, clip_id: str) -> dict:
         if clip_id not in self._index:
-            raise KeyError(f"clip {clip_id!r} is not in {self.name}/{self.split} ({len(self)} clips)")
+            close = difflib.get_close_matches(str(clip_id), self.clip_ids, n=3)
+            hint = f"; close matches: {', '.join(close)}" if close else ""
+            raise ClipNotFoundError(
+                f"clip {clip_id!r} is not in {self.name}/{self.split} ({len(self)} clips at {self.root}){hint}; "
+                f"list the clip ids with `python -m benchmark data list --dataset {self.name} --split {self.split} "
+                f"--root {self.root}`")
         return self._rows[self._index[clip_id]]
 
     def ego_shape(self, clip_id: str) -> tuple:

@@ -4,31 +4,70 @@ bootstrap confidence intervals and :class:`MetricSuite`, which scores a run and 
 Protocol shared by all metrics: RGB uint8 videos ``(T, H, W, 3)`` -> float ``x / 255`` in [0, 1]; all frames;
 full frame at the stored ego resolution, no crop and no resize; per-frame scores averaged over frames give the
 clip score; clip scores averaged over clips give the run score, with a percentile-bootstrap 95 % interval.
+
+The names below are imported on first use (module ``__getattr__``): importing the package, or its torch-free
+catalogue ``benchmark.metrics.catalog``, does not import torch, so the command line's ``--help`` and its
+``--metrics`` check stay fast. ``from benchmark.metrics import MetricSuite`` works as before.
 """
 
-from benchmark.metrics.bootstrap import bootstrap_ci
-from benchmark.metrics.suite import METRICS, MetricComputationError, MetricEntry, MetricSuite, summarize
-from benchmark.metrics.video_lpips import VideoLPIPS, video_lpips
-from benchmark.metrics.video_psnr import PSNR_CAP_DB, VideoPSNR, video_psnr
-from benchmark.metrics.video_ssim import VideoSSIM, video_ssim
-from benchmark.metrics.weights import WeightsFetchError, WeightsUnavailableError, check, fetch_weights
+from __future__ import annotations
 
-__all__ = [
-    "METRICS",
-    "MetricComputationError",
-    "MetricEntry",
-    "MetricSuite",
-    "PSNR_CAP_DB",
-    "VideoLPIPS",
-    "VideoPSNR",
-    "VideoSSIM",
-    "WeightsFetchError",
-    "WeightsUnavailableError",
-    "bootstrap_ci",
-    "check",
-    "fetch_weights",
-    "summarize",
-    "video_lpips",
-    "video_psnr",
-    "video_ssim",
-]
+import importlib
+import sys
+import types
+
+# public name -> submodule that defines it
+_LAZY = {
+    "METRICS": "catalog",
+    "MetricEntry": "catalog",
+    "UnknownMetricError": "catalog",
+    "check_metric_names": "catalog",
+    "MetricComputationError": "suite",
+    "MetricSuite": "suite",
+    "summarize": "suite",
+    "bootstrap_ci": "bootstrap",
+    "VideoLPIPS": "video_lpips",
+    "video_lpips": "video_lpips",
+    "PSNR_CAP_DB": "video_psnr",
+    "VideoPSNR": "video_psnr",
+    "video_psnr": "video_psnr",
+    "VideoSSIM": "video_ssim",
+    "video_ssim": "video_ssim",
+    "WeightsFetchError": "weights",
+    "WeightsUnavailableError": "weights",
+    "check": "weights",
+    "fetch_weights": "weights",
+}
+
+__all__ = sorted(_LAZY)
+
+
+
+
+class _MetricsPackage(types.ModuleType):
+    """This package's module type: the functions ``video_psnr``, ``video_ssim`` and ``video_lpips`` share their
+    names with the submodules that define them. Importing such a submodule makes Python set the package's
+    attribute of that name to the submodule; this keeps it pointing to the function (as it did when the package
+    imported everything eagerly), so ``from benchmark.metrics import video_psnr`` is the function whatever was
+    imported before. The submodule itself stays in ``sys.modules``."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _MetricsPackage
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import importlib
 import platform
-from dataclasses import dataclass
 from typing import Iterable, Optional
 
 import numpy as np
@@ -40,6 +39,7 @@ import torch
 from benchmark.metrics import weights
 from benchmark.metrics._video import COMPUTE_DTYPE, check_video_pair
 from benchmark.metrics.bootstrap import bootstrap_ci
+from benchmark.metrics.catalog import METRICS, MetricEntry, UnknownMetricError, check_metric_names
 from benchmark.metrics.video_lpips import LPIPS_NET, LPIPS_VERSION
 from benchmark.metrics.video_psnr import PSNR_CAP_DB, PSNR_DATA_RANGE
 from benchmark.metrics.video_ssim import SSIM_DESCRIPTION, SSIM_NOTES, SSIM_SETTINGS
@@ -48,23 +48,8 @@ ID_COLUMNS = ("clip_id", "category")
 CI_ALPHA = 0.05
 
 
-@dataclass(frozen=True)
-class MetricEntry:
-    """A registered metric: a lazy ``"module:Class"`` target (None: not computable yet) and its direction."""
-
-    name: str
-    target: Optional[str]
-    higher_is_better: bool
-    label: str
-    unit: str = ""
-
-
-METRICS: dict[str, MetricEntry] = {
-    "psnr": MetricEntry("psnr", "benchmark.metrics.video_psnr:VideoPSNR", True, "PSNR", "dB"),
-    "ssim": MetricEntry("ssim", "benchmark.metrics.video_ssim:VideoSSIM", True, "SSIM"),
-    "lpips": MetricEntry("lpips", "benchmark.metrics.video_lpips:VideoLPIPS", False, "LPIPS"),
-    "fvd": MetricEntry("fvd", None, False, "FVD"),
-}
+# The catalogue lives in benchmark.metrics.catalog (no torch); re-exported here for existing imports.
+__all__ = ["METRICS", "MetricComputationError", "MetricEntry", "MetricSuite", "UnknownMetricError", "summarize"]
 
 
 class MetricComputationError(ValueError):
@@ -86,7 +71,8 @@ class MetricSuite:
     """The metrics of one run. See the module docstring.
 
     Args:
-        names: metric names from :data:`METRICS`.
+        names: metric names from :data:`METRICS`, each once (else :class:`UnknownMetricError`, a
+            :class:`~benchmark.errors.UsageError`).
         device: where the metrics compute (``"cpu"``, ``"cuda"``...).
         verify_weights: check weight files against their published checksums; ``False`` accepts any file
             (tests with locally generated weights only; recorded in ``settings()``).
@@ -94,12 +80,7 @@ class MetricSuite:
 
     def __init__(self, names: Iterable[str] = ("psnr", "ssim", "lpips"), device: str | torch.device = "cpu",
                  *, verify_weights: bool = True) -> None:
-        self.names = tuple(names)
-        unknown = [n for n in self.names if n not in METRICS]
-        if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRICS)}")
-        if len(set(self.names)) != len(self.names):
-            raise ValueError(f"metric names repeat: {self.names}")
+        self.names = check_metric_names(names)
         self.device = torch.device(device)
         self.verify_weights = verify_weights
         self.metrics = {}

@@ -8,6 +8,7 @@ from baselines.from_folder import FromFolder
 from baselines.reproject import Reproject
 from benchmark import cameras as C
 from benchmark.data.synth.render import SynthConfig, render_clip
+from benchmark.errors import UsageError
 from benchmark.video_io import VideoReadError, write_video
 
 
@@ -61,6 +62,24 @@ def test_reproject_needs_exo_depth(dense_clip):
 
     with pytest.raises(ValueError, match="needs exo depth"):
         Reproject().generate(replace(dense_clip.inputs(), exo_depth=None), seed=0)
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(supersample=0), "supersample (--method-arg supersample=N) must be an integer >= 1"),
+    (dict(supersample=1.5), "supersample (--method-arg supersample=N) must be an integer >= 1"),
+    (dict(fill_holes="no"), "fill_holes (--method-arg fill_holes=true|false) must be true or false, got 'no'"),
+    (dict(near=0.0), "near (--method-arg near=METRES) must be a positive finite distance"),
+    (dict(near=float("nan")), "near (--method-arg near=METRES) must be a positive finite distance"),
+])
+def test_reproject_rejects_bad_arguments_as_usage_errors_naming_them(kwargs, expected):
+    with pytest.raises(UsageError) as err:
+        Reproject(**kwargs)
+    assert expected in str(err.value) and repr(next(iter(kwargs.values()))) in str(err.value)
+
+
+def test_reproject_accepts_its_boundary_values():
+    r = Reproject(supersample=1, fill_holes=False, near=1)
+    assert (r.supersample, r.fill, r.near) == (1, False, 1.0)
 
 
 def test_reproject_is_deterministic(dense_clip):

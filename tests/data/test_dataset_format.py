@@ -9,7 +9,9 @@ import pytest
 from benchmark.data import (ClipSet, DatasetIntegrityError, DatasetNotFoundError, build_synth, default_cache_dir,
                             load_split, show_clip)
 from benchmark.data import hf_format as fmt
+from benchmark.data.loading import ClipNotFoundError, UnknownSplitError
 from benchmark.data.synth.render import SynthConfig, render_clip
+from benchmark.errors import UsageError
 from benchmark.video_io import VideoReadError, write_video
 
 TINY = dict(num_frames=9, ego_size=(32, 32), exo_size=(32, 48), clips_per_scene=2)
@@ -79,8 +81,35 @@ def test_adding_a_split_later_keeps_the_manifest_consistent(tmp_path):
 
 def test_adding_a_split_with_other_parameters_is_refused(tmp_path):
     root = build_synth(tmp_path / "ds", splits=("val",), n_clips=SIZES, progress=False, **TINY)
-    with pytest.raises(ValueError, match="seed"):
+    with pytest.raises(UsageError) as err:
         build_synth(root, splits=("test",), n_clips=SIZES, seed=1, progress=False, **TINY)
+    message = str(err.value)
+    assert f"--out {root}" in message and "seed 0 there, 1 asked for" in message
+    assert "num_frames" not in message  # only the settings that differ are named
+    with pytest.raises(UsageError, match=r"num_frames 9 there, 17 asked for"):
+        build_synth(root, splits=("test",), n_clips=SIZES, progress=False)
+    assert sorted(json.loads((root / "manifest.json").read_text())["splits"]) == ["val"]  # nothing was added
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(splits=("test", "tset")), ["(--splits): unknown split(s) ['tset']", "splits train, val, test"]),
+    (dict(splits=()), ["(--splits): none given", "splits train, val, test"]),
+    (dict(splits=("test",), n_clips={"test": 0}),
+     ["n_clips['test'] (--n-clips test=N) must be an integer >= 1, got 0"]),
+    (dict(splits=("test",), n_clips={"tset": 2}),
+     ["n_clips (--n-clips) names unknown split 'tset'", "train, val, test"]),
+])
+def test_bad_splits_and_sizes_are_usage_errors_naming_the_argument(tmp_path, kwargs, expected):
+    with pytest.raises(UsageError) as err:
+        build_synth(tmp_path / "ds", progress=False, **TINY, **kwargs)
+    for text in expected:
+        assert text in str(err.value)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_single_split_name_is_one_split_not_its_letters(tmp_path):
+    root = build_synth(tmp_path / "ds", splits="val", n_clips=SIZES, progress=False, **TINY)
+    assert sorted(json.loads((root / "manifest.json").read_text())["splits"]) == ["val"]
 
 
 def test_manifest_hash_changes_when_a_file_changes(dataset_copy):
@@ -110,8 +139,39 @@ def test_other_datasets_are_never_built(tmp_path, monkeypatch):
 
 
 def test_unknown_split_lists_the_present_splits(dataset):
-    with pytest.raises(ValueError, match=r"\['test', 'train', 'val'\]"):
+    with pytest.raises(UnknownSplitError) as err:
         load_split("synth", "validation", root=dataset)
+    assert isinstance(err.value, UsageError)
+    assert f"split 'validation' (--split) is not in dataset 'synth' at {dataset}" in str(err.value)
+    assert "the splits there are: test, train, val" in str(err.value)
+
+
+def test_a_synth_split_not_built_in_the_folder_says_how_to_build_it(tmp_path):
+    root = build_synth(tmp_path / "ds", splits=("val",), n_clips=SIZES, progress=False, **TINY)
+    with pytest.raises(UnknownSplitError) as err:
+        load_split("synth", "test", root=root)
+    assert f"`python -m benchmark data build synth --out {root} --splits test`" in str(err.value)
+
+
+def test_unknown_split_of_the_cached_synth_names_the_splits_and_builds_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXOEGO_CACHE", str(tmp_path))
+    with pytest.raises(UnknownSplitError) as err:
+        load_split("synth", "tset")
+    assert "unknown split 'tset' (--split) of dataset 'synth'" in str(err.value)
+    assert "train, val, test" in str(err.value) and "did you mean 'test'?" in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_clip_not_in_the_split_is_a_key_error_and_a_usage_error(dataset):
+    clips = load_split("synth", "test", root=dataset)
+    with pytest.raises(KeyError) as err:
+        clips.get("synth-test-001")
+    assert isinstance(err.value, ClipNotFoundError) and isinstance(err.value, UsageError)
+    message = str(err.value)  # a sentence, not KeyError's quoted repr
+    assert message.startswith("clip 'synth-test-001' is not in synth/test (2 clips at ")
+    assert "close matches: synth-test-0001" in message and "python -m benchmark data list" in message
+    with pytest.raises(ClipNotFoundError, match="synth-train-0000"):
+        clips.ego_video("synth-train-0000")
 
 
 def test_corrupt_video_error_names_clip_and_file(dataset_copy):
@@ -181,6 +241,7 @@ def test_load_split_builds_the_default_synth_split_on_first_use(tmp_path, monkey
 def test_build_refuses_a_foreign_non_empty_directory(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match="not a dataset directory"):
+    with pytest.raises(UsageError) as err:
         build_synth(tmp_path / "mine", splits=("val",), n_clips=SIZES, progress=False, **TINY)
+    assert f"--out {tmp_path / 'mine'}: this folder is not empty and holds no manifest.json" in str(err.value)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

@@ -1,10 +1,14 @@
 """The benchmark adapters: every registered Exo2EgoSyn / WAN generator through the Generator interface."""
 
+import json
+
 import numpy as np
 import pytest
+import torch
 
 from benchmark import registry
-from exo2egosyn.generator import Exo2EgoSynGenerator, method_name, working_size
+from benchmark.errors import UsageError
+from exo2egosyn.generator import Exo2EgoSynGenerator, WanTI2VGenerator, method_name, working_size
 from exo2egosyn.testing import synthetic_inputs
 
 NAMES = ["exo2egosyn", "exo2egosyn-no-align", "exo2egosyn-no-multiexocon", "exo2egosyn-no-poseinj", "wan2.2-ti2v"]
@@ -87,3 +91,102 @@ def test_working_size_keeps_multiples_and_aspect():
     assert working_size(48, 80, 16) == (48, 80)
     h, w = working_size(1408, 1408, 32, max_area=704 * 1280)
     assert h % 32 == 0 and w == h
+
+
+# ---- the user's arguments: a UsageError naming the argument, before any model is loaded ----------------------
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(num_inference_steps=0), "num_inference_steps (--method-arg num_inference_steps=N, denoising steps) must be"),
+    (dict(max_sequence_length=-1), "max_sequence_length (--method-arg max_sequence_length=N, text tokens)"),
+    (dict(max_area=2.5), "max_area (--method-arg max_area=N, pixels of the working frame) must be an integer >= 1"),
+    (dict(guidance_scale=float("inf")), "guidance_scale (--method-arg guidance_scale=X) must be a finite number"),
+    (dict(dtype="float8"), "dtype (--method-arg dtype=NAME) must be one of float32, float16, bfloat16, float64"),
+    (dict(offload="gpu"), "offload (--method-arg offload=MODE) must be 'model'"),
+    (dict(module_seed="seven"), "module_seed (--method-arg module_seed=N) must be an integer, got 'seven'"),
+    (dict(checkpoint="/nope/nowhere"), "checkpoint (--method-arg checkpoint=DIR): '/nope/nowhere' does not exist"),
+])
+def test_bad_arguments_are_usage_errors_naming_the_argument(kwargs, expected):
+    with pytest.raises(UsageError) as err:
+        Exo2EgoSynGenerator(**kwargs)
+    assert expected in str(err.value)
+
+
+def test_offload_modes_and_defaults_are_accepted():
+    for offload in (None, "model", "sequential"):
+        assert Exo2EgoSynGenerator(offload=offload, dtype="torch.float32").offload == offload
+    g = WanTI2VGenerator(num_inference_steps=None, max_area=None, guidance_scale=3)
+    assert (g.num_inference_steps, g.guidance_scale) == (12, 3.0)  # the tiny backbone's default steps
+
+
+def test_a_checkpoint_file_is_not_a_checkpoint_folder(tmp_path):
+    (tmp_path / "weights.safetensors").write_bytes(b"")
+    with pytest.raises(UsageError, match="weights.safetensors' is a file; expected a folder"):
+        Exo2EgoSynGenerator(checkpoint=str(tmp_path / "weights.safetensors"))
+
+
+def test_a_checkpoint_lacking_an_enabled_module_is_refused_when_the_generator_is_built(tmp_path):
+    for name in ("align", "multiexocon"):  # what a no-poseinj training run writes (besides the LoRA)
+        (tmp_path / name).mkdir()
+    with pytest.raises(UsageError) as err:
+        Exo2EgoSynGenerator(checkpoint=str(tmp_path))
+    message = str(err.value)
+    assert "has no poseinj module but use_poseinj=True" in message and "--method-arg use_poseinj=false" in message
+    assert Exo2EgoSynGenerator(checkpoint=str(tmp_path), use_poseinj=False).checkpoint == str(tmp_path)
+
+
+def test_a_saved_pipeline_lacking_an_enabled_module_is_refused(tmp_path):
+    index = {"_class_name": "Exo2EgoSynPipeline", "align": ["exo2egosyn.align", "EgoExoAlign"],
+             "multiexocon": [None, None], "poseinj": ["exo2egosyn.poseinj", "PoseInj"]}
+    (tmp_path / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(UsageError, match="has no multiexocon module but use_multiexocon=True: not in model_index"):
+        Exo2EgoSynGenerator(checkpoint=str(tmp_path))
+    Exo2EgoSynGenerator(checkpoint=str(tmp_path), use_multiexocon=False)
+
+
+def test_a_wan_checkpoint_needs_a_transformer_or_its_lora(tmp_path):
+    with pytest.raises(UsageError, match="holds neither transformer/ nor transformer_lora/"):
+        WanTI2VGenerator(checkpoint=str(tmp_path))
+    (tmp_path / "transformer_lora").mkdir()
+    assert WanTI2VGenerator(checkpoint=str(tmp_path)).checkpoint == str(tmp_path)
+
+
+def test_from_wan_pretrained_refuses_a_bad_offload_before_reading_weights(tmp_path):
+    from exo2egosyn.pipeline import Exo2EgoSynPipeline
+
+    # the folder does not exist: reaching the loader would be an OSError, not this message
+    with pytest.raises(UsageError, match="offload must be None .* got 'cuda'"):
+        Exo2EgoSynPipeline.from_wan_pretrained(str(tmp_path / "no-weights-here"), offload="cuda")
+
+
+@pytest.mark.filterwarnings("ignore:exo2egosyn")
+def test_strict_adapter_loading_refuses_a_folder_lacking_a_module_and_changes_nothing(generators, tmp_path):
+    generators["exo2egosyn-no-poseinj"].pipeline.save_adapters(str(tmp_path / "ckpt"))
+    pipe = Exo2EgoSynGenerator(num_inference_steps=2).pipeline
+    with torch.no_grad():  # unlike anything saved: a module loaded from the folder would show
+        for p in pipe.align.parameters():
+            p.add_(1.0)
+    before = {k: v.clone() for k, v in pipe.align.state_dict().items()}
+    with pytest.raises(UsageError, match=r"has no poseinj/ sub-folder but the pipeline's poseinj module is enabled"):
+        pipe.load_adapters(str(tmp_path / "ckpt"), strict_modules=True)
+    assert all(v.equal(before[k]) for k, v in pipe.align.state_dict().items())  # nothing was loaded
+
+
+@pytest.mark.parametrize("name", ["exo2egosyn", "wan2.2-ti2v"])
+def test_constructor_annotations_let_the_registry_parse_every_argument(name):
+    arguments, takes_any = registry.method_arguments(name)
+    assert not takes_any
+    kinds = {a.name: (a.kind, a.optional) for a in arguments.values()}
+    assert kinds["num_inference_steps"] == kinds["max_sequence_length"] == kinds["max_area"] == (int, True)
+    assert kinds["guidance_scale"] == (float, True)
+    assert kinds["checkpoint"] == kinds["dtype"] == kinds["offload"] == (str, True)
+    assert kinds["device"] == kinds["backbone"] == kinds["negative_prompt"] == (str, False)
+    if name == "exo2egosyn":
+        assert kinds["use_align"] == kinds["use_multiexocon"] == kinds["use_poseinj"] == (bool, False)
+        assert kinds["module_seed"] == (int, False)
+    parsed = registry.parse_method_args(name, ["num_inference_steps=null", "guidance_scale=2", "max_area=4096",
+                                               "offload=none", "dtype=bfloat16"])
+    assert parsed == {"num_inference_steps": None, "guidance_scale": 2.0, "max_area": 4096, "offload": None,
+                      "dtype": "bfloat16"}
+    with pytest.raises(registry.MethodArgumentError, match="expects a number \\(or null\\) for 'guidance_scale'"):
+        registry.parse_method_args(name, ["guidance_scale=high"])

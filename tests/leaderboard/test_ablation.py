@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from benchmark.cli import main
+from benchmark.errors import UsageError
 from leaderboard.ablation import collect, paired_difference, render_ablation
 
 
@@ -30,3 +31,20 @@ def test_ablation_command_runs_methods_over_seeds_and_compares_them(tiny_synth, 
     assert "## Paired: reproject minus each other method" in text
     assert "| exo-copy | PSNR | +" in text  # reproject is better than exo-copy on every clip
     assert text == render_ablation(tmp_path, reference="reproject", n_boot=200)
+
+
+def test_a_folder_without_runs_is_a_usage_error_saying_what_was_expected(tmp_path):
+    (tmp_path / "seed0").mkdir()
+    with pytest.raises(UsageError) as err:
+        render_ablation(tmp_path)
+    message = str(err.value)
+    assert f"no results.json under {tmp_path}" in message and "ROOT/seed<K>/<dataset>/<split>/<run>/" in message
+    assert f"`python -m benchmark ablation --out {tmp_path}`" in message
+
+
+def test_metrics_no_run_scored_are_a_usage_error_naming_what_was_scored(tiny_synth, tmp_path):
+    assert main(["run", "--method", "exo-copy", "--root", str(tiny_synth), "--out", str(tmp_path / "seed0"),
+                 "--metrics", "psnr", "--no-progress", "--n-boot", "50"]) == 0
+    with pytest.raises(UsageError, match=r"scored any of the metrics \['lpips'\]; the runs there scored: psnr"):
+        render_ablation(tmp_path, metrics=("lpips",))
+    assert "| exo-copy |" in render_ablation(tmp_path, metrics=("lpips", "psnr"), n_boot=50)

@@ -1,10 +1,15 @@
 """MetricSuite: per-clip table, summaries with bootstrap intervals, per-category numbers, recorded settings."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from benchmark.errors import UsageError
 from benchmark.metrics import MetricComputationError, MetricSuite, bootstrap_ci, summarize
+from benchmark.metrics.catalog import UnknownMetricError
 from benchmark.metrics.bootstrap import bootstrap_means
 from benchmark.results import read_per_clip, write_csv_atomic
 
@@ -127,3 +132,45 @@ def test_settings_record_everything_that_changes_a_number(scored_suite):
 def test_unknown_metric_names_are_refused():
     with pytest.raises(ValueError, match="unknown metric"):
         MetricSuite(("psnr", "fid"))
+
+
+@pytest.mark.parametrize("names, expected", [
+    (("psnr", "lpis"), ["unknown metric 'lpis' (--metrics); did you mean 'lpips'?", "psnr, ssim, lpips, fvd"]),
+    (("psnr", "ssim", "psnr"), ["metric(s) 'psnr' named more than once in ['psnr', 'ssim', 'psnr'] (--metrics)"]),
+])
+def test_unknown_or_repeated_metric_names_are_usage_errors(names, expected):
+    with pytest.raises(UsageError) as err:
+        MetricSuite(names)
+    assert isinstance(err.value, UnknownMetricError)
+    for text in expected:
+        assert text in str(err.value)
+
+
+def test_a_single_metric_name_is_one_metric():
+    assert MetricSuite("psnr").names == ("psnr",)
+
+
+def test_the_catalogue_is_the_suites_and_needs_no_torch():
+    from benchmark.metrics import catalog, suite
+
+    assert suite.METRICS is catalog.METRICS and suite.MetricEntry is catalog.MetricEntry
+    code = ("import sys; from benchmark.metrics.catalog import METRICS; import benchmark.metrics; "
+            "print(','.join(METRICS), 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["psnr,ssim,lpips,fvd", "False"]
+
+
+def test_the_package_names_its_members_lazily_and_as_before():
+    """``video_psnr`` is the function even after its submodule was imported by someone else (as the suite does)."""
+    code = ("import benchmark.metrics.suite, benchmark.metrics.video_ssim\n"
+            "from benchmark.metrics import video_psnr, video_ssim, video_lpips, MetricSuite, VideoPSNR, weights\n"
+            "import types\n"
+            "assert all(isinstance(f, types.FunctionType) for f in (video_psnr, video_ssim, video_lpips))\n"
+            "assert isinstance(weights, types.ModuleType) and MetricSuite.__name__ == 'MetricSuite'\n"
+            "import benchmark.metrics as m\n"
+            "assert set(m.__all__) <= set(dir(m))\n"
+            "try:\n    m.no_such_name\nexcept AttributeError as e:\n    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "has no attribute 'no_such_name'" in proc.stdout

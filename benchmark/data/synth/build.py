@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.errors import UsageError
+from benchmark.atomic import default_mode
 from benchmark.video_io import read_video, write_video
 
 from .. import hf_format as fmt
@@ -29,6 +31,14 @@ from .scene import CATEGORIES, SPLIT_KEYS
 
 DATASET_NAME = "synth"
 PRETTY_NAME = "SynthEgoExo"
+
+
+class IncompatibleBuildError(UsageError):
+    """``out_dir`` already holds SynthEgoExo built with another generator version, seed or settings."""
+
+
+class NotADatasetFolderError(UsageError):
+    """``out_dir`` exists, is not empty and holds no manifest: not a dataset folder, so nothing is built there."""
 
 
 @contextlib.contextmanager
@@ -50,13 +60,18 @@ def _dir_lock(out_dir: Path):
 
 
 def _check_compatible(out_dir: Path, manifest: dict, seed: int, config: SynthConfig):
-    theirs = (manifest.get("generator_version"), manifest.get("seed"), manifest.get("build"))
-    ours = (GENERATOR_VERSION, seed, config.geometry())
-    if theirs != ours:
-        raise ValueError(
-            f"{out_dir} holds SynthEgoExo built with generator {theirs[0]}, seed {theirs[1]}, parameters {theirs[2]}; "
-            f"this build is generator {ours[0]}, seed {ours[1]}, parameters {ours[2]}. Splits of one directory must "
-            f"agree: build into a new --out directory (or delete {out_dir}).")
+    """Raise :class:`IncompatibleBuildError` unless ``out_dir`` was built by this generator, ``seed`` and ``config``."""
+    theirs = {"generator": manifest.get("generator_version"), "seed": manifest.get("seed"),
+              **(manifest.get("build") or {})}
+    ours = {"generator": GENERATOR_VERSION, "seed": seed, **config.geometry()}
+    differ = [k for k in dict.fromkeys([*ours, *theirs]) if theirs.get(k) != ours.get(k)]
+    if differ:
+        # name only the settings that differ: the full parameter dicts bury the one a user got wrong
+        what = "; ".join(f"{k} {theirs.get(k)!r} there, {ours.get(k)!r} asked for" for k in differ)
+        raise IncompatibleBuildError(
+            f"--out {out_dir} holds SynthEgoExo built with other settings ({what}); the splits of one folder must "
+            f"come from the same generator, seed and settings: build into another --out folder, pass the settings "
+            f"it was built with, or delete {out_dir}")
 
 
 def _decode_exact(path) -> np.ndarray:
@@ -145,17 +160,23 @@ def build_synth(out_dir, *, splits=("train", "val", "test"), seed: int = 0, n_cl
         ``out_dir`` as a Path.
     """
     out_dir = Path(out_dir).expanduser().absolute()
+    if isinstance(splits, str):  # "test" would otherwise be read as the splits "t", "e", "s", "t"
+        splits = (splits,)
     splits = tuple(dict.fromkeys(splits))
     bad = [s for s in splits if s not in SPLIT_KEYS]
     if bad or not splits:
-        raise ValueError(f"unknown split(s) {bad}; SynthEgoExo has splits {list(SPLIT_KEYS)}")
-    sizes = dict(DEFAULT_N_CLIPS)
-    sizes.update(n_clips or {})
+        raise UsageError(f"splits {list(splits)} (--splits): {'unknown split(s) ' + repr(bad) if bad else 'none given'}"
+                         f"; SynthEgoExo has the splits {', '.join(SPLIT_KEYS)}")
+    n_clips = dict(n_clips or {})
+    for s, n in n_clips.items():
+        if s not in SPLIT_KEYS:
+            raise UsageError(f"n_clips (--n-clips) names unknown split {s!r}; SynthEgoExo has the splits "
+                             f"{', '.join(SPLIT_KEYS)}")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise UsageError(f"n_clips[{s!r}] (--n-clips {s}=N) must be an integer >= 1, got {n!r}")
+    sizes = {**DEFAULT_N_CLIPS, **{s: int(n) for s, n in n_clips.items()}}
     config = SynthConfig(num_frames=num_frames, fps=fps, ego_size=tuple(ego_size), exo_size=tuple(exo_size),
                          clips_per_scene=clips_per_scene, n_clips=sizes)
-    for s in splits:
-        if int(sizes[s]) < 1:
-            raise ValueError(f"n_clips[{s!r}] must be >= 1, got {sizes[s]}")
 
     with _dir_lock(out_dir):
         existing = fmt.read_manifest(out_dir) if out_dir.is_dir() else None
@@ -165,11 +186,14 @@ def build_synth(out_dir, *, splits=("train", "val", "test"), seed: int = 0, n_cl
             # builds never leave a directory without a manifest (fresh ones appear by one rename), so
             # anything here is not ours: refuse rather than delete someone's files
             if not out_dir.is_dir() or any(out_dir.iterdir()):
-                raise FileExistsError(f"{out_dir} exists, is not empty and has no {fmt.MANIFEST}: it is not a "
-                                      f"dataset directory; choose another output directory or remove it")
+                kind = "folder is not empty" if out_dir.is_dir() else "path is a file"
+                raise NotADatasetFolderError(
+                    f"--out {out_dir}: this {kind} and holds no {fmt.MANIFEST}, so it is not a dataset folder; "
+                    f"nothing was built: choose a new or empty --out folder")
             out_dir.rmdir()
 
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+        os.chmod(staging, default_mode(directory=True))  # mkdtemp makes 0700; the dataset is renamed from it
         try:
             entries = {}
             for s in splits:
