@@ -9,10 +9,12 @@ Commands::
     data show    draw one clip: exo frames with the ego camera projected into them, beside the ego frames
     leaderboard  Markdown table from every results.json under a folder
     ablation     several methods x several seeds, then the table with paired tests against a reference
+    check        verify an install: re-run methods and compare with the committed reference numbers
     weights      which metric weights are present, and how to get the missing ones
 
 Exit status: 0 when everything went through; 1 when some clips failed (``run``, ``ablation``; the run folder's
-``errors.jsonl`` says why) or on an internal error (with its traceback: a bug of ours, or the environment);
+``errors.jsonl`` says why), when ``check`` finds a regression, or on an internal error (with its traceback: a
+bug of ours, or the environment);
 2 for a usage error (a mistake in the command: one line on stderr naming the argument, file or clip).
 """
 
@@ -44,7 +46,7 @@ def _int_list(option: str, text: str) -> tuple:
 
 def parse_metric_names(text: str) -> tuple:
     """``--metrics psnr,ssim`` -> ("psnr", "ssim"); an unknown or repeated name is a :class:`UsageError`."""
-    from .metrics.suite import METRICS
+    from .metrics.catalog import METRICS  # torch-free: checking the names imports no metric
 
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
@@ -294,8 +296,9 @@ def cmd_check(args) -> int:
     from .check import check
 
     methods = [m for m in (args.methods or "").split(",") if m] or None
-    ok = check(reference=args.reference, methods=methods, limit=None if args.limit == 0 else args.limit,
-               out=args.out, root=args.root, progress=not args.no_progress)
+    with _quiet_if(args.no_progress):
+        ok = check(reference=args.reference, methods=methods, limit=None if args.limit == 0 else args.limit,
+                   out=args.out, root=args.root, progress=not args.no_progress)
     return 0 if ok else 1
 
 
@@ -321,14 +324,14 @@ class _HelpFormatter(argparse.HelpFormatter):
     """Help that ends each option with its default, and fills ``{metrics}`` in with the registered metric names.
 
     A default of None or False is not shown: such an option's help says in words what happens without it.
-    The metric names are read from ``benchmark.metrics.suite.METRICS`` (which imports torch) only when the help
-    is printed, so parsing a command stays fast.
+    The metric names are read from ``benchmark.metrics.catalog.METRICS``, which imports no torch, so ``--help``
+    stays fast.
     """
 
     def _get_help_string(self, action):
         text = action.help or ""
         if "{metrics}" in text:
-            from .metrics.suite import METRICS
+            from .metrics.catalog import METRICS
 
             text = text.replace("{metrics}", ", ".join(METRICS))
         default = action.default

@@ -2,48 +2,158 @@
 
 Compares two run folders (each with ``results.json`` and ``per_clip.csv``), reading files only:
 
-* the dataset must be the same data (``manifest_sha256``), split and track;
-* the metric settings must agree (a different crop or value range is a different number);
-* on every clip both runs scored, every metric must agree within ``atol``; the candidate may have scored
-  fewer clips (a ``--limit`` run), but not clips the reference lacks.
+* the protocol must be the same: dataset (by content identity, ``benchmark.data.identity``), split, track
+  and every metric setting that defines a number (``leaderboard.protocol``);
+* on every clip both runs scored, every metric must agree within its tolerance
+  (``leaderboard.tolerances``: derived from the measured spread between machines, per kind of method);
+  the candidate may have scored fewer clips (a ``--limit`` run), but not clips the reference lacks;
+* the aggregates too: the mean over the common clips, and, when the candidate scored every clip of the
+  reference, the mean and the 95% interval of its ``results.json``.
 
-Returns a list of human-readable differences; empty means the candidate reproduces the reference.
+:func:`compare_runs` returns a :class:`Comparison`; ``comparison.ok`` says whether the candidate reproduces
+the reference and :meth:`Comparison.render` prints the readable diff (clip, metric, reference, got,
+difference, tolerance).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from benchmark.results import load_results, read_per_clip
+from leaderboard import tolerances
+
+_NON_METRIC_COLUMNS = ("clip_id", "category")
 
 
-def compare_runs(reference: Path, candidate: Path, *, atol: float = 1e-6) -> list:
+@dataclass(frozen=True)
+class Difference:
+    """One number that moved by more than its tolerance."""
+
+    clip: str  # a clip id, or "mean" / "ci95 low" / "ci95 high" for aggregates
+    metric: str
+    reference: float
+    got: float
+    tolerance: float
+
+    @property
+    def difference(self) -> float:
+        return self.got - self.reference
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing a candidate run folder with a reference run folder."""
+
+    reference: Path
+    candidate: Path
+    method: str
+    protocol: list = field(default_factory=list)  # readable protocol mismatches (no number is compared then)
+    differences: list = field(default_factory=list)  # [Difference]
+    n_clips: int = 0
+    metrics: tuple = ()
+    tolerances: dict = field(default_factory=dict)  # metric -> atol used
+
+    @property
+    def ok(self) -> bool:
+        return not self.protocol and not self.differences
+
+    @property
+    def problems(self) -> list:
+        """Every problem as one line of text."""
+        return list(self.protocol) + [
+            f"{d.metric} on {d.clip}: reference {d.reference:.9g}, got {d.got:.9g}, "
+            f"difference {d.difference:+.3g} (tolerance {d.tolerance:.3g})" for d in self.differences]
+
+    def render(self, max_rows: int = 40) -> str:
+        """The readable diff: a header line, protocol problems, then a table of the numbers that moved."""
+        head = (f"{self.method}: {self.n_clips} clip(s) x {len(self.metrics)} metric(s) "
+                f"({', '.join(self.metrics)}) against {self.reference}")
+        if self.ok:
+            tol = ", ".join(f"{m} {t:.1g}" for m, t in self.tolerances.items())
+            return f"OK   {head}; all within tolerance ({tol})"
+        lines = [f"FAIL {head}"]
+        lines += [f"  protocol: {p}" for p in self.protocol]
+        if self.differences:
+            rows = [("clip", "metric", "reference", "got", "difference", "tolerance")]
+            rows += [(d.clip, d.metric, f"{d.reference:.9g}", f"{d.got:.9g}", f"{d.difference:+.3g}",
+                      f"{d.tolerance:.3g}") for d in self.differences[:max_rows]]
+            widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+            for i, r in enumerate(rows):
+                lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)))
+                if i == 0:
+                    lines.append("  " + "  ".join("-" * w for w in widths))
+            if len(self.differences) > max_rows:
+                lines.append(f"  ... and {len(self.differences) - max_rows} more")
+        return "\n".join(lines)
+
+
+def _dataset_identity(results: dict):
+    """The split's content identity (schema 2), or the manifest's file hash of schema-1 results."""
+    ds = results["dataset"]
+    return ds.get("split_identity") or ds.get("manifest_sha256")
+
+
+def compare_runs(reference: Path, candidate: Path, *, atol: float | None = None) -> Comparison:
+    """Compare ``candidate`` with ``reference`` (see the module docstring).
+
+    ``atol`` overrides every metric's tolerance (None: ``leaderboard.tolerances.tolerance(method, metric)``).
+    """
+    from leaderboard.protocol import protocol_differences
+
     reference, candidate = Path(reference), Path(candidate)
     ref, new = load_results(reference / "results.json"), load_results(candidate / "results.json")
-    problems = []
-    for key in ("name", "split", "track", "manifest_sha256"):
+    method = str(ref["method"].get("registered_as") or ref["method"]["name"])
+    comparison = Comparison(reference=reference, candidate=candidate, method=method)
+    for key in ("name", "split", "track"):
         if ref["dataset"].get(key) != new["dataset"].get(key):
-            problems.append(f"dataset {key} differs: reference {ref['dataset'].get(key)!r}, "
-                            f"candidate {new['dataset'].get(key)!r}")
-    for key in ("colour_space", "value_range", "crop", "resize", "frames_scored", "psnr", "ssim", "lpips"):
-        a, b = ref.get("metric_settings", {}).get(key), new.get("metric_settings", {}).get(key)
-        if a != b:
-            problems.append(f"metric setting {key} differs: reference {a!r}, candidate {b!r}")
+            comparison.protocol.append(f"dataset {key} differs: reference {ref['dataset'].get(key)!r}, "
+                                       f"candidate {new['dataset'].get(key)!r}")
+    if _dataset_identity(ref) != _dataset_identity(new):
+        comparison.protocol.append(
+            f"not the same data: reference dataset identity {_dataset_identity(ref)}, candidate "
+            f"{_dataset_identity(new)} (benchmark/data/identity.py defines it over content)")
+    # the dataset is compared above by split identity (a --limit run has another identity of clips scored)
+    comparison.protocol += protocol_differences(ref, new, ignore=("dataset",))
+
     ref_clips = read_per_clip(reference / "per_clip.csv").set_index("clip_id")
     new_clips = read_per_clip(candidate / "per_clip.csv").set_index("clip_id")
     extra = sorted(set(new_clips.index) - set(ref_clips.index))
     if extra:
-        problems.append(f"clips not in the reference: {extra[:5]}{' ...' if len(extra) > 5 else ''}")
-    common = sorted(set(new_clips.index) & set(ref_clips.index))
+        comparison.protocol.append(f"clips not in the reference: {extra[:5]}{' ...' if len(extra) > 5 else ''}")
+    common = [c for c in ref_clips.index if c in set(new_clips.index)]
     if not common:
-        problems.append("no clip scored by both runs")
-    metrics = [c for c in ref_clips.columns if c != "category" and c in new_clips.columns]
+        comparison.protocol.append("no clip scored by both runs")
+    metrics = tuple(c for c in ref_clips.columns if c not in _NON_METRIC_COLUMNS and c in new_clips.columns)
+    missing = [c for c in ref_clips.columns if c not in _NON_METRIC_COLUMNS and c not in new_clips.columns]
+    if missing:
+        comparison.protocol.append(f"metrics scored in the reference but not in the candidate: {missing}")
+    comparison.metrics, comparison.n_clips = metrics, len(common)
+    if comparison.protocol:
+        return comparison  # numbers of two protocols are not compared
+
+    gpu = tolerances.ran_on_gpu(ref) or tolerances.ran_on_gpu(new)
     for m in metrics:
+        tol = float(atol) if atol is not None else tolerances.tolerance(method, m, gpu=gpu)
+        if tol is None:
+            comparison.protocol.append(f"{m}: no cross-machine spread was measured for this metric, so it has no "
+                                       "tolerance (leaderboard/tolerances.json; benchmarks/cross_machine_spread.py)")
+            continue
+        comparison.tolerances[m] = tol
         a = ref_clips.loc[common, m].to_numpy(dtype=float)
         b = new_clips.loc[common, m].to_numpy(dtype=float)
-        bad = ~np.isclose(a, b, rtol=0.0, atol=atol)
-        for cid, x, y in zip(np.asarray(common)[bad][:5], a[bad][:5], b[bad][:5]):
-            problems.append(f"{m} on {cid}: reference {x:.9g}, candidate {y:.9g} (|diff| > {atol:g})")
-    return problems
+        bad = ~np.isclose(a, b, rtol=0.0, atol=tol, equal_nan=True)
+        comparison.differences += [Difference(cid, m, float(x), float(y), tol)
+                                   for cid, x, y in zip(np.asarray(common)[bad], a[bad], b[bad])]
+        if abs(np.nanmean(b) - np.nanmean(a)) > tol:
+            comparison.differences.append(Difference(f"mean of {len(common)} clips", m, float(np.nanmean(a)),
+                                                     float(np.nanmean(b)), tol))
+        if len(common) == len(ref_clips) and "mean" in ref["metrics"].get(m, {}) and "mean" in new["metrics"].get(m, {}):
+            r, c = ref["metrics"][m], new["metrics"][m]
+            for label, x, y in (("results mean", r["mean"], c["mean"]), ("ci95 low", r["ci95"][0], c["ci95"][0]),
+                                ("ci95 high", r["ci95"][1], c["ci95"][1])):
+                if abs(float(y) - float(x)) > tol:
+                    comparison.differences.append(Difference(label, m, float(x), float(y), tol))
+    return comparison
