@@ -309,11 +309,11 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
 
     def _build_pipeline(self):
         from .configs import build_modules
-        from .pipeline import Exo2EgoSynPipeline
+        from .pipeline import SAFE_WEIGHTS, Exo2EgoSynPipeline
 
         ckpt = self.checkpoint
         if ckpt is not None and os.path.isfile(os.path.join(ckpt, "model_index.json")):
-            pipe = Exo2EgoSynPipeline.from_pretrained(ckpt, torch_dtype=self.torch_dtype)
+            pipe = Exo2EgoSynPipeline.from_pretrained(ckpt, torch_dtype=self.torch_dtype, **SAFE_WEIGHTS)
             for name, on in (("align", self.use_align), ("multiexocon", self.use_multiexocon),
                              ("poseinj", self.use_poseinj)):
                 if not on:

@@ -106,6 +106,11 @@ def video_to_tensor(video: np.ndarray) -> torch.Tensor:
     return x.movedim(-1, -4)
 
 
+# Weights are read only from safetensors files: a pickled checkpoint (.bin / .pt) can run code when loaded,
+# and checkpoints come from other people. diffusers and transformers raise if a folder has no safetensors file.
+SAFE_WEIGHTS = {"use_safetensors": True}
+
+
 def load_wan_components(path, torch_dtype=torch.bfloat16, vae_dtype=torch.float32, text_encoder_dtype=None,
                         **load_kwargs) -> dict:
     """WAN components from a diffusers-format folder (or hub id): transformer, vae, text_encoder, tokenizer,
@@ -116,10 +121,11 @@ def load_wan_components(path, torch_dtype=torch.bfloat16, vae_dtype=torch.float3
     from transformers import AutoTokenizer, UMT5EncoderModel
 
     transformer = WanTransformer3DModel.from_pretrained(path, subfolder="transformer", torch_dtype=torch_dtype,
-                                                        **load_kwargs)
-    vae = AutoencoderKLWan.from_pretrained(path, subfolder="vae", torch_dtype=vae_dtype, **load_kwargs)
+                                                        **SAFE_WEIGHTS, **load_kwargs)
+    vae = AutoencoderKLWan.from_pretrained(path, subfolder="vae", torch_dtype=vae_dtype, **SAFE_WEIGHTS, **load_kwargs)
     text_encoder = UMT5EncoderModel.from_pretrained(path, subfolder="text_encoder",
-                                                    torch_dtype=text_encoder_dtype or torch_dtype, **load_kwargs)
+                                                    torch_dtype=text_encoder_dtype or torch_dtype, **SAFE_WEIGHTS,
+                                                    **load_kwargs)
     tokenizer = AutoTokenizer.from_pretrained(path, subfolder="tokenizer", **load_kwargs)
     scheduler_cls = diffusers.UniPCMultistepScheduler
     local_cfg = os.path.join(str(path), "scheduler", "scheduler_config.json")
@@ -248,14 +254,15 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         if os.path.isdir(os.path.join(folder, "transformer")):
             dtype = self.transformer.dtype
             self.register_modules(transformer=WanTransformer3DModel.from_pretrained(
-                os.path.join(folder, "transformer"), torch_dtype=dtype).to(dev))
+                os.path.join(folder, "transformer"), torch_dtype=dtype, **SAFE_WEIGHTS).to(dev))
         for name, klass in classes.items():
             sub = os.path.join(folder, name)
             current = getattr(self, name, None)
             if os.path.isdir(sub):
                 if current is None:
                     continue  # disabled in this pipeline (an ablation reading a shared folder)
-                self.register_modules(**{name: klass.from_pretrained(sub, torch_dtype=current.dtype).to(dev)})
+                self.register_modules(**{name: klass.from_pretrained(sub, torch_dtype=current.dtype,
+                                                                     **SAFE_WEIGHTS).to(dev)})
         if os.path.isdir(os.path.join(folder, "transformer_lora")):
             load_lora(self.transformer, os.path.join(folder, "transformer_lora"))
         return self
