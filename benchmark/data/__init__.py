@@ -5,14 +5,17 @@ Public API (the runner and the CLI rely on these names)::
     default_cache_dir() -> Path
     build_synth(out_dir, *, splits=("train", "val", "test"), seed=0, n_clips=None, progress=True, ...) -> Path
     load_split(dataset="synth", split="test", root=None, *, build_if_missing=True) -> ClipSet
-    ClipSet  # name, split, root, manifest_sha256, clip_ids, info; len, [i], get(id), categories()
+    ClipSet  # name, split, root, identity, manifest_sha256, clip_ids, info; len, [i], get(id), categories(),
+             # verify_clip(id) -> content sha256 (benchmark.data.identity), raising DatasetIntegrityError on a change
     DatasetNotFoundError  # a FileNotFoundError
+    UnknownSplitError, ClipNotFoundError  # usage errors (benchmark.errors.UsageError)
     show_clip(clip, out_path, frames=None) -> Path  # PNG contact sheet with the ego camera drawn on the exo views
 
 The format is documented in ``benchmark.data.hf_format``; the renderer in ``benchmark.data.synth``.
 """
 
-from .loading import ClipSet, DatasetIntegrityError, DatasetNotFoundError, default_cache_dir, load_split
+from .loading import (ClipNotFoundError, ClipSet, DatasetIntegrityError, DatasetNotFoundError, UnknownSplitError,
+                      default_cache_dir, load_split)
 
 
 def __getattr__(name):
@@ -28,5 +31,5 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ClipSet", "DatasetIntegrityError", "DatasetNotFoundError", "build_synth", "default_cache_dir",
-           "load_split", "show_clip"]
+__all__ = ["ClipNotFoundError", "ClipSet", "DatasetIntegrityError", "DatasetNotFoundError", "UnknownSplitError",
+           "build_synth", "default_cache_dir", "load_split", "show_clip"]

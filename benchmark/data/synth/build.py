@@ -261,8 +261,8 @@ synthesise the ego video from the exo videos, the text and the cameras.
 
 `data/<split>.parquet` has one row per clip (columns documented in `benchmark/data/hf_format.py`); video and
 depth paths are plain strings relative to this directory, so `datasets.load_dataset("<this dir>")` works
-offline. `manifest.json` holds the sha256 of every file and of every split (the value benchmark results
-record as `manifest_sha256`).
+offline. `manifest.json` holds the content identity of every split and clip (what benchmark results record
+as `dataset.identity`; see "Identity" below) and the sha256 of every file of this copy.
 
 ## How it was built
 
