@@ -13,6 +13,7 @@ reference folder).
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +32,14 @@ def reference_runs(reference: Path) -> dict:
         results = load_results(path)
         runs[str(results["method"].get("registered_as") or results["method"]["name"])] = path.parent
     return runs
+
+
+def _method_kwargs(run_folder: Path) -> dict | None:
+    """The ``--method-arg`` values the reference was made with (its ``run.json``; none when it has no such file)."""
+    path = run_folder / "run.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("method_kwargs") or None
 
 
 def check(*, reference: Path | None = None, methods=None, limit: int | None = 8, out: Path | None = None,
@@ -73,7 +82,7 @@ def check(*, reference: Path | None = None, methods=None, limit: int | None = 8,
             ds = ref["dataset"]
             report = run(method, dataset=ds["name"], split=ds["split"], root=root, out=Path(out) / method,
                          limit=limit, seed=int(ref["seed"]), track=ds.get("track", "exo-only"),
-                         method_kwargs=(ref["method"].get("method_kwargs") or None), progress=progress,
+                         method_kwargs=_method_kwargs(runs[method]), progress=progress,
                          n_boot=int((ref.get("bootstrap") or {}).get("n_boot", 1000)),
                          metrics=tuple(m for m in ref["metrics"]), overwrite=True)
             comparison = compare_runs(runs[method], report.out_dir)

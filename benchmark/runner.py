@@ -503,7 +503,8 @@ def _run_fingerprint(spec, generator, method_kwargs, seed, track, clips) -> dict
     fp = {"method": spec.name, "target": spec.target, "method_kwargs": method_kwargs or {},
           "generator_config": generator.config(), "checkpoint_sha256": generator.checkpoint_sha256(),
           "seed": int(seed), "track": track, "dataset": clips.name, "split": clips.split,
-          "manifest_sha256": clips.manifest_sha256}
+          # the data by content, so a run folder stays valid when the same dataset is rebuilt on another machine
+          "dataset_identity": clips.identity or clips.manifest_sha256}
     return json.loads(json.dumps(fp, sort_keys=True, default=str))
 
 
