@@ -141,3 +141,11 @@ def test_the_default_test_split_has_one_identity_on_different_cpus(tmp_path):
     assert here["splits"]["test"]["clip_sha256"] == other["splits"]["test"]["clip_sha256"]
     # with stored values that no longer depend on the CPU, even the file bytes agree here
     assert here["files"] == other["files"]
+
+
+def test_a_run_folder_remembers_the_data_by_content(tiny_synth, tmp_path):
+    """run.json names the dataset by identity, so a dataset rebuilt with other file bytes is still the same data."""
+    report = run("exo-copy", root=tiny_synth, out=tmp_path, limit=1, progress=False)
+    settings = json.loads((report.out_dir / "run.json").read_text())
+    assert settings["dataset_identity"] == load_split("synth", "test", root=tiny_synth).identity
+    assert "manifest_sha256" not in settings
