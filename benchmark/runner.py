@@ -5,7 +5,7 @@ Layout (ARCHITECTURE.md)::
     OUT/<dataset>/<split>/<method>/
         videos/<clip_id>.mp4     lossless RGB (benchmark.video_io), the exact frames that were scored
         per_clip.csv             clip_id, category, one column per metric
-        results.json             schema v1 (benchmark.results)
+        results.json             schema 2 (benchmark.results): scores, settings, verified dataset identity
         errors.jsonl             one line per failed clip (only when some failed)
         run.json                 the settings the videos were made with (method, arguments, seed, data)
         .failures/<clip_id>.json the record behind each line of errors.jsonl (one writer per clip)
@@ -56,7 +56,6 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-
 
 from . import registry
 from .atomic import atomic_path, process_start_time, remove_stale_temps, write_text_atomic
@@ -414,11 +413,12 @@ def run(
                 (out_dir / stale).unlink(missing_ok=True)
 
     def fail(clip_id, stage, exc) -> bool:
-        """Record the failure; True when the run must stop (on_error="fail")."""
+        """Record the failure; True (and ``report.stopped``) when the run must stop (on_error="fail")."""
         invalidate_results()
         _record_failure(report, out_dir, clip_id, stage, exc)
         _write_errors_jsonl(out_dir)  # readable while the run goes on
-        return on_error == "fail"
+        report.stopped = on_error == "fail"
+        return report.stopped
 
     bar = tqdm(mine, desc=f"{name} on {clips.name}/{split}", unit="clip", disable=not progress, file=sys.stderr)
     t0 = time.perf_counter()
@@ -433,7 +433,6 @@ def run(
                 invalidate_results()
                 video_path.unlink(missing_ok=True)
             if fail(clip_id, "generate", exc):
-                report.stopped = True
                 break
             continue
         if video_path.exists():
@@ -457,14 +456,12 @@ def run(
             clip = clips.get(clip_id)
         except (VideoReadError, ClipValidationError, OSError, ValueError) as exc:
             if fail(clip_id, "load", exc):
-                report.stopped = True
                 break
             continue
         try:
             inputs = check_inputs(clip.inputs(track), min_views=min_views)
         except InputCheckError as exc:
             if fail(clip_id, "check", exc):
-                report.stopped = True
                 break
             continue
         try:
@@ -478,7 +475,6 @@ def run(
             report.generated += 1
         except (Exception, ClipTimeout) as exc:  # isolate: one bad clip must not lose the others
             if fail(clip_id, "generate", exc):
-                report.stopped = True
                 break
     gen_seconds = time.perf_counter() - t0
     _write_errors_jsonl(out_dir)
@@ -553,11 +549,10 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
     """Score every saved video of the run against ground truth; write per_clip.csv and results.json."""
     from tqdm.auto import tqdm
 
-    from .metrics import MetricSuite
-    from .results import build_results, write_csv_atomic, write_json_atomic
-
     from .data import DatasetIntegrityError
     from .data.identity import set_identity
+    from .metrics import MetricSuite
+    from .results import build_results, write_csv_atomic, write_json_atomic
 
     suite = MetricSuite(names=tuple(metrics))
     failed_ids = {f["clip_id"] for f in report.failed}
