@@ -82,7 +82,8 @@ def metadata_of(row: dict) -> dict:
     return {k: v for k, v in row.items() if k not in CAMERA_COLUMNS and k not in PATH_COLUMNS}
 
 
-def _canonical(obj) -> bytes:
+def canonical_json(obj) -> bytes:
+    """Canonical JSON bytes: sorted keys, no spaces, ASCII, no NaN (the form every identity hashes)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
 
 
@@ -99,7 +100,7 @@ def clip_sha256(row: dict, *, ego: str, exo: list, depth: dict | None) -> str:
         "videos": {"ego": ego, "exo": list(exo)},
         "depth": None if depth is None else dict(sorted(depth.items())),
     }
-    return _sha256(_canonical(doc))
+    return _sha256(canonical_json(doc))
 
 
 def clip_sha256_of_arrays(row: dict, ego_video: np.ndarray, exo_videos, depth_arrays: dict | None) -> str:

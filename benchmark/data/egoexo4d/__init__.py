@@ -7,6 +7,11 @@ Modules:
   convention (camera-to-world ``T_world_cam``, OpenCV axes; see ``benchmark.cameras``).
 * ``projection``: the fisheye camera models (Kannala-Brandt K3 of the GoPros, Fisheye624 of the Aria RGB
   camera), undistortion to pinhole and the resize / 90-degree rotation of images with their intrinsics.
+* ``protocol``: split protocol v1 (categories, settings, clip length and stride, window and view rules, skip
+  reasons, the manifest and its identity); in prose in ``docs/exoego4d-protocol.md``.
+* ``fixture``: a miniature Ego-Exo4D download tree rendered with known cameras, for tests.
+
+Not yet: the converter that ties these together (``python -m benchmark data build exoego4d``).
 
 Only numpy is needed; nothing here imports torch, OpenCV or projectaria-tools.
 """
