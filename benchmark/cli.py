@@ -4,7 +4,7 @@ Commands::
 
     run          generate + score one method on one split, write the run folder, print a summary
     list         every registered method with a one-line description
-    data build   build the synthetic dataset (SynthEgoExo) into a folder
+    data build   build a dataset into a folder: SynthEgoExo (synth), or ExoEgo4D from an Ego-Exo4D download
     data list    the clip ids of a split, with category and number of frames (no video is decoded)
     data show    draw one clip: exo frames with the ego camera projected into them, beside the ego frames
     leaderboard  Markdown table from every results.json under a folder
@@ -220,6 +220,20 @@ def cmd_data_build(args) -> int:
     from .data import build_synth
     from .data.loading import SYNTH_SPLITS
 
+    if args.dataset == "exoego4d":
+        from .data.egoexo4d.convert import build_exoego4d
+
+        if not args.root:
+            raise UsageError("data build exoego4d needs --root EGOEXO_DIR (the Ego-Exo4D download)")
+        cats = [c.strip() for c in ",".join(args.categories or []).split(",") if c.strip()] or None
+        path, report = build_exoego4d(args.root, args.out, categories=cats, setting=args.setting,
+                                      workers=args.workers)
+        n = sum(sum(c.values()) for c in report["clips"].values())
+        print(f"built {path}: {n} clips from {len(report['takes_used'])} takes; skipped {report['skip_counts']} "
+              f"(see {path / 'build_report.json'})")
+        return 0
+    if args.root or args.categories or args.workers != 1 or args.setting != "unseen-takes":
+        raise UsageError("--root, --categories, --workers and --setting apply to `data build exoego4d` only")
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
     if not splits or any(s not in SYNTH_SPLITS for s in splits):
         raise UsageError(f"--splits {args.splits!r}: SynthEgoExo has the splits {', '.join(SYNTH_SPLITS)}")
@@ -407,8 +421,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("data", help="dataset commands: build, list, show")
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
-    b = dsub.add_parser("build", help="build the synthetic dataset on disk")
-    b.add_argument("dataset", choices=["synth"], help="the dataset to build (only synth, SynthEgoExo, has a builder)")
+    b = dsub.add_parser("build", help="build a dataset on disk: synth, or exoego4d from an Ego-Exo4D download")
+    b.add_argument("dataset", choices=["synth", "exoego4d"],
+                   help="the dataset to build: synth (SynthEgoExo) or exoego4d (converted from --root)")
+    b.add_argument("--root", default=None, metavar="EGOEXO_DIR",
+                   help="exoego4d: the Ego-Exo4D download (takes.json, annotations/, takes/, captures/)")
+    b.add_argument("--categories", action="append", metavar="NAME[,NAME]",
+                   help="exoego4d: protocol categories to convert (default: all; bike-repair, basketball, "
+                        "covid-test, cpr, cooking)")
+    b.add_argument("--setting", default="unseen-takes", choices=["unseen-takes", "unseen-scenes", "single-exo"],
+                   help="exoego4d: the protocol setting (one per output folder)")
+    b.add_argument("--workers", type=int, default=1, help="exoego4d: takes converted in parallel")
     b.add_argument("--out", required=True,
                    help="folder to build into; splits already there must come from the same seed and settings")
     b.add_argument("--splits", default="train,val,test", help="comma-separated splits to build")

@@ -49,6 +49,8 @@ def two_splits(tmp_path_factory):
     (("run", "--method", "reprojekt"), ["unknown method 'reprojekt'", "reproject"]),
     (("run", "--method", "exo-copy", "--dataset", "egoexo4d"),
      ["dataset 'egoexo4d' not found", "no builder for 'egoexo4d'", "--root DIR", "manifest.json"]),
+    (("run", "--method", "exo-copy", "--dataset", "exoego4d"),
+     ["dataset 'exoego4d' not found", "data build exoego4d --root EGOEXO_DIR --out"]),
     (("data", "build", "synth", "--out", "unused", "--n-clips", "test=some"), ["--n-clips expects SPLIT=N", "'test=some'"]),
     (("data", "build", "synth", "--out", "unused", "--splits", "test,tset"), ["--splits 'test,tset'", "train, val, test"]),
     (("ablation", "--methods", "reproject,exo-cpy"), ["unknown method 'exo-cpy'", "exo-copy"]),

@@ -62,6 +62,9 @@ def _not_found(dataset: str, root: Path, why: str) -> DatasetNotFoundError:
     if dataset == "synth":
         fix = (f"build it with `python -m benchmark data build synth --out {root}` and pass `--root {root}` "
                "(root= in Python), or leave --root out to use the cache, where it is built on first use")
+    elif dataset == "exoego4d":
+        fix = (f"convert it from your Ego-Exo4D download with `python -m benchmark data build exoego4d --root "
+               f"EGOEXO_DIR --out {root}` and pass `--root {root}`")
     else:
         fix = (f"there is no builder for {dataset!r}: pass `--root DIR` (root= in Python) pointing to a dataset "
                f"directory that holds {fmt.MANIFEST}, data/<split>.parquet and the clips' files "

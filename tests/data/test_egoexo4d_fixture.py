@@ -98,7 +98,7 @@ def test_tree_has_the_real_layout(fx):
                     "physical_setting_uid", "university_name", "best_exo", "duration_sec", "is_dropped", "validated",
                     "timesync_start_idx", "timesync_end_idx", "capture_uid", "frame_aligned_videos"):
             assert key in take, key
-        assert take["root_dir"] == f"takes/{t.take_name}" and take["parent_task_id"] in (1000, 2001, 2005, 4000, 6000)
+        assert take["root_dir"] == f"takes/{t.take_name}" and take["parent_task_id"] in (1000, 2000, 4000, 6000)
         assert take["is_dropped"] is False and take["validated"] is True and splits[t.take_uid] == t.split
         assert round(take["duration_sec"] * 30) == t.n_frames
         take_dir = root / take["root_dir"]

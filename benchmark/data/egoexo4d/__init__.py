@@ -10,8 +10,8 @@ Modules:
 * ``protocol``: split protocol v1 (categories, settings, clip length and stride, window and view rules, skip
   reasons, the manifest and its identity); in prose in ``docs/exoego4d-protocol.md``.
 * ``fixture``: a miniature Ego-Exo4D download tree rendered with known cameras, for tests.
-
-Not yet: the converter that ties these together (``python -m benchmark data build exoego4d``).
+* ``convert``: the converter (``python -m benchmark data build exoego4d --root EGOEXO_DIR --out DIR``), a
+  first slice: camera route 2 (trajectory files) only, task intervals only (no keysteps yet).
 
 Only numpy is needed; nothing here imports torch, OpenCV or projectaria-tools.
 """

@@ -73,8 +73,8 @@ GRAVITY_WORLD = (0.0, 0.0, -9.81)
 # (parent_task_name, parent_task_id, task_name, task_id, short name): real Ego-Exo4D scenario ids
 SCENARIOS = (
     ("Bike Repair", 4000, "Fix a Flat Tire - Replace a Bike Tube", 4001, "bike"),
-    ("Covid-19 Rapid Antigen Test", 2001, "Covid-19 Rapid Antigen Test", 2001, "covid"),
-    ("First Aid - CPR", 2005, "First Aid - CPR", 2005, "cpr"),
+    ("Health", 2000, "Covid-19 Rapid Antigen Test", 2001, "covid"),  # Covid test and CPR are tasks of Health
+    ("Health", 2000, "First Aid - CPR", 2005, "cpr"),
     ("Basketball", 6000, "Basketball Drills - Mid-Range Jump Shooting", 6001, "basketball"),
     ("Cooking", 1000, "Cooking Tomato & Eggs", 1001, "cooking"),
 )
