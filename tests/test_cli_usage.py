@@ -360,3 +360,17 @@ def test_no_progress_run_of_exo2egosyn_prints_no_bar(two_splits, tmp_path):
                           capture_output=True, text=True, cwd=REPO, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "Loading" not in proc.stderr and "it/s" not in proc.stderr and "%|" not in proc.stderr, proc.stderr
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_an_error(tiny_synth, monkeypatch):
+    """`python -m benchmark data list | head -1`: writing to a closed pipe ends the command quietly, status 0."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone, as `head` is after its line: every write raises BrokenPipeError
+    stdout = os.fdopen(write_end, "w", buffering=1)
+    monkeypatch.setattr("sys.stdout", stdout)
+    try:
+        assert run_cli("data", "list", "--root", tiny_synth) == 0
+    finally:
+        stdout.close()
