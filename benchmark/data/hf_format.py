@@ -190,6 +190,20 @@ def split_sha256(root, split: str) -> str:
     return combined_sha256(hash_files(root, split_files(root, split)))
 
 
+def record_file_hashes(root, manifest: dict) -> dict:
+    """Hash every split's files on disk into ``manifest``: ``splits[split]["sha256"]`` and the ``files`` table.
+
+    Called by every builder just before it writes the card and, last, the manifest. Returns ``manifest``.
+    """
+    files = {}
+    for split in manifest["splits"]:
+        hashes = hash_files(root, split_files(root, split))
+        manifest["splits"][split]["sha256"] = combined_sha256(hashes)
+        files.update(hashes)
+    manifest["files"] = dict(sorted(files.items()))
+    return manifest
+
+
 # --------------------------------------------------------------------------------------------- manifest
 def read_manifest(root) -> dict | None:
     path = Path(root) / MANIFEST

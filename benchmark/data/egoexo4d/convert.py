@@ -516,12 +516,7 @@ def _finish(out: Path, root: Path, records: list, skipped: list, resumed: list, 
                 "build": {"setting": setting, "categories": cats, "converter_version": CONVERTER_VERSION,
                           "camera_route": "trajectory"},
                 "splits": entries}
-    files = {}
-    for split in entries:
-        h = fmt.hash_files(out, fmt.split_files(out, split))
-        entries[split]["sha256"] = fmt.combined_sha256(h)
-        files.update(h)
-    manifest["files"] = dict(sorted(files.items()))
+    fmt.record_file_hashes(out, manifest)
     report = _report(records, skipped, resumed, cats, setting, protocol, entries,
                      manifest["protocol_manifest_identity"])
     fmt.write_card(out, manifest, dataset_card_text(manifest, report))

@@ -135,12 +135,7 @@ def _move_split(staging: Path, root: Path, split: str):
 
 def _finish_manifest(root: Path, manifest: dict):
     """Recompute per-split hashes and the file table from disk, then write card and (last) manifest."""
-    files = {}
-    for split in manifest["splits"]:
-        hashes = fmt.hash_files(root, fmt.split_files(root, split))
-        manifest["splits"][split]["sha256"] = fmt.combined_sha256(hashes)
-        files.update(hashes)
-    manifest["files"] = dict(sorted(files.items()))
+    fmt.record_file_hashes(root, manifest)
     fmt.write_card(root, manifest, dataset_card_text(manifest))
     fmt.write_manifest(root, manifest)
 
