@@ -1,0 +1,244 @@
+"""ExoEgo4D converter throughput against plain PyAV decoding, and its peak memory for 1 take vs N takes.
+
+    python benchmarks/convert_throughput.py                          # 10 takes of 130 frames (2 clips each)
+    python benchmarks/convert_throughput.py --takes 5 --frames 200 --json figures.json
+
+Writes the miniature Ego-Exo4D download of ``benchmark.data.egoexo4d.fixture`` (``--takes`` takes, one per
+capture, scenarios cycling through the five protocol categories, so every take is in scope) into a temporary
+folder, then measures in the same run:
+
+* ``PyAV decode``   every frame of the videos the converter opens (Aria + the protocol's exo views) decoded
+                    with ``av`` to an RGB ndarray: the ceiling for a converter that must decode its input;
+* ``lockstep``      the converter's own decoding (``_decode_lockstep``: the take's videos in lockstep up to the
+                    last frame a clip needs, then ``_to_rgb``), without undistortion or writing;
+* ``+ undistort``   the same plus the undistortion of every sampled frame (``projection.undistort`` with the
+                    take's maps), as ``_convert_take`` does it;
+* ``full build``    ``build_exoego4d(progress=False)`` in a fresh Python process (``workers=1``), timed around the
+                    call only: adds the lossless clip writing and its read-back check, hashing, parquet and
+                    manifests.
+
+Throughput is source frames per second: frames decoded from all views over wall time (for the converter, the
+frames up to each take's last needed frame, as it decodes them; for PyAV, every frame). The goal of issue 8 is
+``full build / PyAV decode >= 0.8``.
+
+Peak memory: ``build_exoego4d`` of 1 take and of all ``--takes`` takes (same files: the 1-take download is the
+same folder with a ``takes.json`` of its first take), each in its own process, reporting its peak resident set
+size during the build (``VmHWM`` reset after the imports; what was resident before is printed, and a process that
+only imports the converter gives the imports' own peak). Goal: N takes within 1.2x
+of 1 take. Figures, never asserted: they depend on the load of the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+CHILD_BUILD = "--_child-build"
+CHILD_IMPORT = "--_child-import"
+
+
+def _status_mib(key: str) -> float | None:
+    """``VmRSS`` / ``VmHWM`` of this process from /proc (Linux), in MiB; None elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def _child(argv) -> int:
+    """Run in a fresh process: build (or only import) and print seconds and peak RSS as one JSON line.
+
+    The peak is ``VmHWM``, reset after the imports (``/proc/self/clear_refs``) so that it is the peak during the
+    build. ``ru_maxrss`` is not used: on Linux a child started by fork + exec starts with the parent's maximum."""
+    from benchmark.data.egoexo4d.convert import build_exoego4d
+
+    result = {"rss_before_mib": _status_mib("VmRSS"), "peak_imports_mib": _status_mib("VmHWM")}
+    if argv[0] == CHILD_BUILD:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # VmHWM := current RSS
+        except OSError:
+            pass  # the peak then includes the imports' peak
+        t0 = time.perf_counter()
+        _, report = build_exoego4d(argv[1], argv[2], progress=False, workers=1)
+        result["seconds"] = time.perf_counter() - t0
+        result["takes_used"] = len(report["takes_used"])
+        result["clips"] = sum(w["kept"] for w in report["windows"].values())
+        result["peak_build_mib"] = _status_mib("VmHWM")
+    if result["rss_before_mib"] is None:
+        result["peak_build_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    print(json.dumps(result))
+    return 0
+
+
+def _run_child(*args) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), *map(str, args)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"command failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _plans(root: Path, setting: str):
+    """``[(selected take, plan)]`` of every take the converter converts (not those it skips), planned as it
+    plans them."""
+    from benchmark.data.egoexo4d import convert as C
+    from benchmark.data.egoexo4d import protocol as P
+
+    takes = json.loads((root / "takes.json").read_text())
+    splits = json.loads((root / "annotations" / "splits.json").read_text())
+    captures = json.loads((root / "captures.json").read_text())
+    by_uid = {t["take_uid"]: t for t in takes}
+    cap_by_uid = {c["capture_uid"]: c for c in captures}
+    worn = C._ego_worn(captures)
+    out = []
+    for cat in P.PROTOCOL_V1.categories:
+        for sel in P.select_takes(takes, splits, cat.name, setting, P.PROTOCOL_V1):
+            take = dict(by_uid[sel.take_uid], _capture=cap_by_uid.get(by_uid[sel.take_uid].get("capture_uid")))
+            try:
+                plan = C._plan_take(root, take, sel, worn.get(take.get("capture_uid"), []), P.PROTOCOL_V1)
+            except C._Skip:
+                continue  # the build skips it too (e.g. too little head motion): nothing of it is decoded
+            out.append((sel, plan))
+    return out
+
+
+def _pyav_decode(paths) -> tuple[int, float]:
+    """(frames, seconds): decode every frame of each video to an RGB ndarray with plain PyAV."""
+    import av
+
+    n = 0
+    t0 = time.perf_counter()
+    for path in paths:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                frame.to_ndarray(format="rgb24")
+                n += 1
+    return n, time.perf_counter() - t0
+
+
+def _converter_phases(plans) -> tuple[int, float, float]:
+    """(frames decoded, lockstep decode seconds, decode + undistort seconds) with the converter's own code."""
+    from benchmark.data.egoexo4d import convert as C
+    from benchmark.data.egoexo4d import projection as proj
+
+    n = 0
+    decode_s = undistort_s = 0.0
+    for undistort in (False, True):
+        t0 = time.perf_counter()
+        for _, plan in plans:
+            wanted = {f for win in plan["windows"] for f in win.frames}
+            last = max(wanted)
+            if not undistort:
+                n += (last + 1) * len(plan["paths"])
+            for i, frames in C._decode_lockstep(plan["paths"], last):
+                if i not in wanted:
+                    continue
+                ego = C._to_rgb(frames[C.EGO_CAM])
+                exo = {c: C._to_rgb(frames[c]) for c in plan["views"]}
+                if undistort:
+                    proj.rot90_image(proj.undistort(proj.rot90_image(ego, 1), plan["ego_maps"]), 3)
+                    for c in plan["views"]:
+                        proj.undistort(exo[c], plan["exo_maps"][c])
+        if undistort:
+            undistort_s = time.perf_counter() - t0
+        else:
+            decode_s = time.perf_counter() - t0
+    return n, decode_s, undistort_s
+
+
+def _one_take_root(root: Path, dest: Path) -> Path:
+    """A download with the same files as ``root`` whose takes.json lists only its first take."""
+    dest.mkdir()
+    for name in ("takes", "captures", "annotations"):
+        (dest / name).symlink_to(root / name, target_is_directory=True)
+    (dest / "captures.json").write_text((root / "captures.json").read_text())
+    (dest / "takes.json").write_text(json.dumps(json.loads((root / "takes.json").read_text())[:1]))
+    return dest
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in (CHILD_BUILD, CHILD_IMPORT):
+        return _child(argv)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--takes", type=int, default=10, help="takes in the download (default: %(default)s)")
+    p.add_argument("--frames", type=int, default=130,
+                   help="frames per take, 30 fps; a clip spans 65 (default: %(default)s, 2 clips per take)")
+    p.add_argument("--exo-size", type=int, nargs=2, default=(96, 54), metavar=("W", "H"),
+                   help="exo video size standing for 3840x2160 (default: 96 54)")
+    p.add_argument("--ego-size", type=int, default=64, help="Aria video side standing for 1408 (default: 64)")
+    p.add_argument("--setting", default="unseen-takes")
+    p.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = p.parse_args(argv)
+    if args.takes < 1 or args.frames < 65:
+        p.error("--takes must be >= 1 and --frames >= 65 (one 65-frame clip window)")
+
+    from benchmark.data.egoexo4d.fixture import write_fixture
+
+    with tempfile.TemporaryDirectory(prefix="convert-throughput-") as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()
+        truth = write_fixture(tmp / "egoexo", n_takes=args.takes, n_frames=args.frames, supersample=1,
+                              exo_size=args.exo_size, ego_size=args.ego_size)
+        fixture_s = time.perf_counter() - t0
+        root = truth.root
+        plans = _plans(root, args.setting)
+        if not plans:
+            raise SystemExit(f"no take of the fixture is in scope of setting {args.setting!r}")
+        paths = [path for _, plan in plans for path in plan["paths"].values()]
+
+        pyav_n, pyav_s = _pyav_decode(paths)
+        conv_n, lockstep_s, undistort_s = _converter_phases(plans)
+        full = _run_child(CHILD_BUILD, root, tmp / "out-all")
+        one = _run_child(CHILD_BUILD, _one_take_root(root, tmp / "egoexo-1"), tmp / "out-1")
+        imports = _run_child(CHILD_IMPORT)
+
+    pyav_fps = pyav_n / pyav_s
+    rows = [("PyAV decode", pyav_n, pyav_s), ("lockstep", conv_n, lockstep_s),
+            ("+ undistort", conv_n, undistort_s), ("full build", conv_n, full["seconds"])]
+    figures = {
+        "takes": args.takes, "frames_per_take": args.frames, "exo_size": list(args.exo_size),
+        "ego_size": args.ego_size, "setting": args.setting, "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()], "fixture_seconds": round(fixture_s, 2),
+        "takes_converted": full["takes_used"], "clips": full["clips"],
+        "throughput": {name: {"frames": n, "seconds": round(s, 3), "fps": round(n / s, 1),
+                              "vs_pyav": round(n / s / pyav_fps, 3)} for name, n, s in rows},
+        "peak_rss_mib": {"imports_only": round(imports["peak_imports_mib"] or 0, 1),
+                         "1_take": round(one["peak_build_mib"], 1),
+                         f"{full['takes_used']}_takes": round(full["peak_build_mib"], 1)},
+        "rss_before_build_mib": round(full["rss_before_mib"] or 0, 1),
+        "rss_ratio": round(full["peak_build_mib"] / one["peak_build_mib"], 3),
+    }
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())  # other jobs on the machine change the figures
+    print(f"ExoEgo4D converter, fixture of {args.takes} takes x {args.frames} frames (exo {args.exo_size[0]}x"
+          f"{args.exo_size[1]}, Aria {args.ego_size}x{args.ego_size}; written in {fixture_s:.1f} s), setting "
+          f"{args.setting}: {full['takes_used']} takes converted into {full['clips']} clips; {os.cpu_count()} CPUs "
+          f"(load average {load})")
+    print(f"  {'phase':<14}{'frames':>8}{'seconds':>10}{'frames/s':>10}{'vs PyAV':>9}")
+    for name, n, s in rows:
+        print(f"  {name:<14}{n:>8}{s:>10.2f}{n / s:>10.1f}{n / s / pyav_fps:>8.2f}x")
+    print(f"  throughput ratio  {figures['throughput']['full build']['vs_pyav']:.2f}x  (full build / PyAV decode; "
+          f"goal >= 0.8x)")
+    print(f"  peak RSS      during the build: 1 take {one['peak_build_mib']:.0f} MiB, {full['takes_used']} takes "
+          f"{full['peak_build_mib']:.0f} MiB (resident before it {full['rss_before_mib'] or 0:.0f} MiB; "
+          f"imports alone peak at {imports['peak_imports_mib'] or 0:.0f} MiB)")
+    print(f"  memory ratio      {figures['rss_ratio']:.2f}x  ({full['takes_used']} takes / 1 take; goal <= 1.2x)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
