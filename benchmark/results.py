@@ -440,9 +440,7 @@ def _atomic_write(path: Path, write) -> Path:
     path = Path(path)
     with atomic_path(path, suffix=".tmp") as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+            write(f)  # atomic_path fsyncs the file before the rename
     return path
 
 

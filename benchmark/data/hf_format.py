@@ -58,7 +58,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.atomic import atomic_path
+from benchmark.atomic import write_bytes_atomic
 from benchmark.data import identity
 from benchmark.data.identity import round_cameras
 from benchmark.hashing import sha256_file
@@ -89,12 +89,8 @@ fast check of this copy's bytes only; they may differ between machines and libra
 
 
 # --------------------------------------------------------------------------------------------- files
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        f.write(data)
-    return path
+# Dataset files go through the suite's one atomic writer (temp file in the same folder, umask mode, fsync, rename).
+atomic_write_bytes = write_bytes_atomic
 
 
 def write_npz(path, **arrays) -> Path:
