@@ -2,17 +2,25 @@
 
     python benchmarks/convert_throughput.py                          # 10 takes of 130 frames (2 clips each)
     python benchmarks/convert_throughput.py --takes 5 --frames 200 --json figures.json
+    python benchmarks/convert_throughput.py --native-size            # the fixture's tiny videos as written
 
 Writes the miniature Ego-Exo4D download of ``benchmark.data.egoexo4d.fixture`` (``--takes`` takes, one per
 capture, scenarios cycling through the five protocol categories, so every take is in scope) into a temporary
-folder, then measures in the same run:
+folder. By default its frame-aligned videos are then re-encoded at the sizes of the 448 downscale the protocol
+reads (exo 796x448, Aria 448x448; H.264 4:2:0, the usual MP4 video, upscaled bilinearly: what they show does not
+matter here): the fixture's own videos (exo 96x54, Aria 64x64) decode so cheaply that the converter's work,
+which scales with the stored 480x270 / 256x256 output, would look far heavier than it is on real videos. This
+is a valid download: the converter reads each video's size from its container and rescales the calibration to
+it. ``--native-size`` keeps the fixture's videos. Then it measures, in the same run:
 
 * ``PyAV decode``   every frame of the videos the converter opens (Aria + the protocol's exo views) decoded
                     with ``av`` to an RGB ndarray: the ceiling for a converter that must decode its input;
 * ``lockstep``      the converter's own decoding (``_decode_lockstep``: the take's videos in lockstep up to the
                     last frame a clip needs, then ``_to_rgb``), without undistortion or writing;
-* ``+ undistort``   the same plus the undistortion of every sampled frame (``projection.undistort`` with the
-                    take's maps), as ``_convert_take`` does it;
+* ``+ undistort``   the same plus the undistortion of every sampled frame (the take plan's fixed-point
+                    ``resample.Resampler`` per camera), as ``_convert_take`` does it;
+* ``+ float undist`` (only with ``--float-reference``) the same with ``projection.undistort``, the float64
+                    reference the converter used before version 0.2, on the same maps;
 * ``full build``    ``build_exoego4d(progress=False)`` in a fresh Python process (``workers=1``), timed around the
                     call only: adds the lossless clip writing and its read-back check, hashing, parquet and
                     manifests.
@@ -114,6 +122,37 @@ def _plans(root: Path, setting: str):
     return out
 
 
+def _reencode(path: Path, size) -> None:
+    """Replace the video at ``path`` by the same frames resized to ``size = (W, H)``, H.264 4:2:0 (lossy, like a
+    download's videos; the frame count is kept, which the converter checks)."""
+    import av
+    import cv2
+
+    tmp = path.with_name(path.stem + ".reencode.mp4")
+    with av.open(str(path)) as src, av.open(str(tmp), mode="w") as dst:
+        stream = dst.add_stream("libx264", rate=30)
+        stream.width, stream.height = int(size[0]), int(size[1])
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "23", "preset": "veryfast"}
+        for frame in src.decode(video=0):
+            rgb = cv2.resize(frame.to_ndarray(format="rgb24"), (stream.width, stream.height),
+                             interpolation=cv2.INTER_LINEAR)
+            dst.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        dst.mux(stream.encode(None))
+    tmp.replace(path)
+
+
+def _reencode_download(root: Path, exo_size, ego_side: int) -> int:
+    """Re-encode every frame-aligned video under ``root`` (exo at ``exo_size``, Aria at ``ego_side`` square);
+    returns how many."""
+    from benchmark.data.egoexo4d.fixture import ARIA_VIDEO_NAME
+
+    paths = sorted(root.glob("takes/*/frame_aligned_videos/*.mp4"))
+    for path in paths:
+        _reencode(path, (ego_side, ego_side) if path.name == ARIA_VIDEO_NAME else exo_size)
+    return len(paths)
+
+
 def _pyav_decode(paths) -> tuple[int, float]:
     """(frames, seconds): decode every frame of each video to an RGB ndarray with plain PyAV."""
     import av
@@ -128,34 +167,64 @@ def _pyav_decode(paths) -> tuple[int, float]:
     return n, time.perf_counter() - t0
 
 
-def _converter_phases(plans) -> tuple[int, float, float]:
-    """(frames decoded, lockstep decode seconds, decode + undistort seconds) with the converter's own code."""
-    from benchmark.data.egoexo4d import convert as C
+def _float_reference(plan) -> tuple:
+    """The float64 undistortion of the converter before version 0.2 on the plan's maps: ``(ego, {cam: exo})``
+    callables (the Aria frame turned to the landscape sensor image, undistorted, turned back upright)."""
     from benchmark.data.egoexo4d import projection as proj
+    from benchmark.data.egoexo4d.resample import rot90_maps
+
+    # the plan's resampler maps sample the upright frame; turning them back gives the landscape sensor maps
+    side = plan["ego_resample"].source_size[0]
+    ego_maps = rot90_maps(_resampler_maps(plan["ego_resample"]), (side, side), 3)
+    exo_maps = {c: _resampler_maps(plan["exo_resample"][c]) for c in plan["views"]}
+    return (lambda img: proj.rot90_image(proj.undistort(proj.rot90_image(img, 1), ego_maps), 3),
+            {c: (lambda img, m=exo_maps[c]: proj.undistort(img, m)) for c in plan["views"]})
+
+
+def _resampler_maps(resampler):
+    """The float source positions (full-frame pixels, to 1/32 px) a ``Resampler`` samples; NaN where it fills."""
+    import numpy as np
+
+    from benchmark.data.egoexo4d.resample import INTER_BITS, INTER_TAB_SIZE
+
+    frac = resampler._map_frac.astype(np.int64)
+    q = (resampler._map_int.astype(np.int64) << INTER_BITS) + np.stack([frac % INTER_TAB_SIZE,
+                                                                        frac // INTER_TAB_SIZE], -1)
+    k = resampler.box
+    maps = (q / INTER_TAB_SIZE + 0.5) * k - 0.5
+    maps.reshape(-1, 2)[resampler._invalid] = np.nan
+    return maps
+
+
+def _converter_phases(plans, float_reference: bool = False) -> tuple[int, float, float, float | None]:
+    """(frames decoded, lockstep decode seconds, decode + resample seconds, decode + float undistort seconds or
+    None) with the converter's own code."""
+    from benchmark.data.egoexo4d import convert as C
 
     n = 0
-    decode_s = undistort_s = 0.0
-    for undistort in (False, True):
+    seconds = {}
+    for phase in ("decode", "resample", "float")[:3 if float_reference else 2]:
         t0 = time.perf_counter()
         for _, plan in plans:
             wanted = {f for win in plan["windows"] for f in win.frames}
             last = max(wanted)
-            if not undistort:
+            if phase == "decode":
                 n += (last + 1) * len(plan["paths"])
+            if phase == "resample":
+                ego_fn, exo_fn = plan["ego_resample"], plan["exo_resample"]
+            elif phase == "float":
+                ego_fn, exo_fn = _float_reference(plan)
             for i, frames in C._decode_lockstep(plan["paths"], last):
                 if i not in wanted:
                     continue
                 ego = C._to_rgb(frames[C.EGO_CAM])
                 exo = {c: C._to_rgb(frames[c]) for c in plan["views"]}
-                if undistort:
-                    proj.rot90_image(proj.undistort(proj.rot90_image(ego, 1), plan["ego_maps"]), 3)
+                if phase != "decode":
+                    ego_fn(ego)
                     for c in plan["views"]:
-                        proj.undistort(exo[c], plan["exo_maps"][c])
-        if undistort:
-            undistort_s = time.perf_counter() - t0
-        else:
-            decode_s = time.perf_counter() - t0
-    return n, decode_s, undistort_s
+                        exo_fn[c](exo[c])
+        seconds[phase] = time.perf_counter() - t0
+    return n, seconds["decode"], seconds["resample"], seconds.get("float")
 
 
 def _one_take_root(root: Path, dest: Path) -> Path:
@@ -179,6 +248,15 @@ def main(argv=None) -> int:
     p.add_argument("--exo-size", type=int, nargs=2, default=(96, 54), metavar=("W", "H"),
                    help="exo video size standing for 3840x2160 (default: 96 54)")
     p.add_argument("--ego-size", type=int, default=64, help="Aria video side standing for 1408 (default: 64)")
+    p.add_argument("--native-size", action="store_true",
+                   help="measure on the fixture's videos as written (--exo-size, --ego-size) instead of re-encoding "
+                        "them at the 448 downscale's sizes")
+    p.add_argument("--reencode-exo-size", type=int, nargs=2, default=(796, 448), metavar=("W", "H"),
+                   help="exo size of the re-encoded videos (default: 796 448, the 448 downscale)")
+    p.add_argument("--reencode-ego-size", type=int, default=448,
+                   help="Aria side of the re-encoded videos (default: %(default)s)")
+    p.add_argument("--float-reference", action="store_true",
+                   help="also time the float64 projection.undistort on the same frames (the converter before 0.2)")
     p.add_argument("--setting", default="unseen-takes")
     p.add_argument("--json", type=Path, help="also write the figures to this file")
     args = p.parse_args(argv)
@@ -194,24 +272,39 @@ def main(argv=None) -> int:
                               exo_size=args.exo_size, ego_size=args.ego_size)
         fixture_s = time.perf_counter() - t0
         root = truth.root
+        video_exo, video_ego = tuple(args.exo_size), args.ego_size
+        reencode_s = 0.0
+        if not args.native_size:
+            t0 = time.perf_counter()
+            _reencode_download(root, args.reencode_exo_size, args.reencode_ego_size)
+            reencode_s = time.perf_counter() - t0
+            video_exo, video_ego = tuple(args.reencode_exo_size), args.reencode_ego_size
         plans = _plans(root, args.setting)
         if not plans:
             raise SystemExit(f"no take of the fixture is in scope of setting {args.setting!r}")
         paths = [path for _, plan in plans for path in plan["paths"].values()]
 
         pyav_n, pyav_s = _pyav_decode(paths)
-        conv_n, lockstep_s, undistort_s = _converter_phases(plans)
+        conv_n, lockstep_s, undistort_s, float_s = _converter_phases(plans, args.float_reference)
+        # the resamplers' box prefilter factors (1: none), as the converter chose them from the videos' sizes
+        boxes = {"exo": sorted({r.box for _, plan in plans for r in plan["exo_resample"].values()}),
+                 "ego": sorted({plan["ego_resample"].box for _, plan in plans})}
         full = _run_child(CHILD_BUILD, root, tmp / "out-all")
         one = _run_child(CHILD_BUILD, _one_take_root(root, tmp / "egoexo-1"), tmp / "out-1")
         imports = _run_child(CHILD_IMPORT)
 
     pyav_fps = pyav_n / pyav_s
     rows = [("PyAV decode", pyav_n, pyav_s), ("lockstep", conv_n, lockstep_s),
-            ("+ undistort", conv_n, undistort_s), ("full build", conv_n, full["seconds"])]
+            ("+ undistort", conv_n, undistort_s)]
+    if float_s is not None:
+        rows.append(("+ float undist", conv_n, float_s))
+    rows.append(("full build", conv_n, full["seconds"]))
     figures = {
-        "takes": args.takes, "frames_per_take": args.frames, "exo_size": list(args.exo_size),
-        "ego_size": args.ego_size, "setting": args.setting, "cpus": os.cpu_count(),
+        "takes": args.takes, "frames_per_take": args.frames, "exo_size": list(video_exo),
+        "ego_size": video_ego, "reencoded": not args.native_size, "box_prefilter": boxes,
+        "setting": args.setting, "cpus": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()], "fixture_seconds": round(fixture_s, 2),
+        "reencode_seconds": round(reencode_s, 2),
         "takes_converted": full["takes_used"], "clips": full["clips"],
         "throughput": {name: {"frames": n, "seconds": round(s, 3), "fps": round(n / s, 1),
                               "vs_pyav": round(n / s / pyav_fps, 3)} for name, n, s in rows},
@@ -222,10 +315,12 @@ def main(argv=None) -> int:
         "rss_ratio": round(full["peak_build_mib"] / one["peak_build_mib"], 3),
     }
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())  # other jobs on the machine change the figures
-    print(f"ExoEgo4D converter, fixture of {args.takes} takes x {args.frames} frames (exo {args.exo_size[0]}x"
-          f"{args.exo_size[1]}, Aria {args.ego_size}x{args.ego_size}; written in {fixture_s:.1f} s), setting "
-          f"{args.setting}: {full['takes_used']} takes converted into {full['clips']} clips; {os.cpu_count()} CPUs "
-          f"(load average {load})")
+    how = "fixture's own" if args.native_size else f"re-encoded in {reencode_s:.1f} s"
+    print(f"ExoEgo4D converter, fixture of {args.takes} takes x {args.frames} frames (videos exo {video_exo[0]}x"
+          f"{video_exo[1]}, Aria {video_ego}x{video_ego}, {how}; box prefilter exo {boxes['exo']}, ego {boxes['ego']}; "
+          f"written in "
+          f"{fixture_s:.1f} s), setting {args.setting}: {full['takes_used']} takes converted into {full['clips']} "
+          f"clips; {os.cpu_count()} CPUs (load average {load})")
     print(f"  {'phase':<14}{'frames':>8}{'seconds':>10}{'frames/s':>10}{'vs PyAV':>9}")
     for name, n, s in rows:
         print(f"  {name:<14}{n:>8}{s:>10.2f}{n / s:>10.1f}{n / s / pyav_fps:>8.2f}x")
