@@ -7,6 +7,7 @@ Commands::
     data build   build a dataset into a folder: SynthEgoExo (synth), or ExoEgo4D from an Ego-Exo4D download
     data list    the clip ids of a split, with category and number of frames (no video is decoded)
     data show    draw one clip: exo frames with the ego camera projected into them, beside the ego frames
+    data push    upload a dataset folder's description (or, for synthetic data, all of it) to the Hub
     leaderboard  Markdown table from every results.json under a folder
     ablation     several methods x several seeds, then the table with paired tests against a reference
     check        verify an install: re-run methods and compare with the committed reference numbers
@@ -16,6 +17,8 @@ Exit status: 0 when everything went through; 1 when some clips failed (``run``, 
 ``errors.jsonl`` says why), when ``check`` finds a regression, or on an internal error (with its traceback: a
 bug of ours, or the environment);
 2 for a usage error (a mistake in the command: one line on stderr naming the argument, file or clip).
+``run``, ``data list`` and ``data show`` take ``--config NAME`` to use one config of a dataset (e.g. one ExoEgo4D
+category in one setting) instead of every clip of the split.
 """
 
 from __future__ import annotations
@@ -154,7 +157,8 @@ def print_summary(results: dict, out=None):
     out = out or sys.stdout
     ds = results["dataset"]
     counts = results["counts"]
-    print(f"\n{results['method']['name']} on {ds['name']}/{ds['split']} ({ds['track']}): "
+    config = "" if ds.get("config", "default") == "default" else f"[{ds['config']}]"
+    print(f"\n{results['method']['name']} on {ds['name']}{config}/{ds['split']} ({ds['track']}): "
           f"{ds.get('n_scored', ds['n_clips'])} of {ds['n_clips']} clips scored; "
           f"generated {counts['generated']}, reused {counts['reused']}, failed {counts['failed']}", file=out)
     rows = [("metric", "mean [95% CI]", "better", "n")]
@@ -189,7 +193,7 @@ def cmd_run(args) -> int:
     with _quiet_if(args.no_progress):
         report = run(
             args.method, dataset=args.dataset, split=args.split, out=args.out, root=args.root, limit=args.limit,
-            seed=args.seed, track=args.track, method_kwargs=method_kwargs, run_name=args.name,
+            config=args.config, seed=args.seed, track=args.track, method_kwargs=method_kwargs, run_name=args.name,
             metrics=metrics, n_boot=args.n_boot, on_error=args.on_error,
             timeout_per_clip=args.timeout_per_clip, progress=not args.no_progress, overwrite=args.overwrite,
         )
@@ -227,14 +231,22 @@ def cmd_data_build(args) -> int:
         if not args.root:
             raise UsageError("data build exoego4d needs --root EGOEXO_DIR (the Ego-Exo4D download)")
         cats = [c.strip() for c in ",".join(args.categories or []).split(",") if c.strip()] or None
+        if args.clip_list_name is not None and args.clip_list is None:
+            raise UsageError("--clip-list-name needs --clip-list FILE")
+        if args.clip_list is not None and not args.clip_list_name:
+            raise UsageError("--clip-list needs --clip-list-name NAME (it prefixes the clip ids, e.g. egox)")
         path, report = build_exoego4d(args.root, args.out, categories=cats, setting=args.setting,
-                                      workers=args.workers)
+                                      workers=args.workers, clip_list=args.clip_list,
+                                      clip_list_name=args.clip_list_name)
         n = sum(sum(c.values()) for c in report["clips"].values())
-        print(f"built {path}: {n} clips from {len(report['takes_used'])} takes; skipped {report['skip_counts']} "
-              f"(see {path / 'build_report.json'})")
+        what = "takes" if args.clip_list is None else "listed clips"
+        print(f"built {path}: {n} clips from {len(report['takes_used'])} takes; skipped {what} "
+              f"{report['skip_counts']} (see {path / 'build_report.json'})")
         return 0
-    if args.root or args.categories or args.workers != 1 or args.setting != "unseen-takes":
-        raise UsageError("--root, --categories, --workers and --setting apply to `data build exoego4d` only")
+    if args.root or args.categories or args.workers != 1 or args.setting != "unseen-takes" or args.clip_list \
+            or args.clip_list_name:
+        raise UsageError("--root, --categories, --workers, --setting, --clip-list and --clip-list-name apply to "
+                         "`data build exoego4d` only")
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
     if not splits or any(s not in SYNTH_SPLITS for s in splits):
         raise UsageError(f"--splits {args.splits!r}: SynthEgoExo has the splits {', '.join(SYNTH_SPLITS)}")
@@ -253,13 +265,13 @@ def cmd_data_build(args) -> int:
 def cmd_data_list(args) -> int:
     from .data import load_split
 
-    clips = load_split(args.dataset, args.split, root=args.root)
+    clips = load_split(args.dataset, args.split, root=args.root, config=args.config)
     categories = clips.categories()
     rows = [("clip_id", "category", "frames", "ego HxW")]
     for clip_id in clips.clip_ids:  # from the split's parquet table only: no video is decoded
         T, H, W = clips.ego_shape(clip_id)
         rows.append((clip_id, str(categories[clip_id]), str(T), f"{H}x{W}"))
-    print(f"{clips.name}/{clips.split} at {clips.root}: {len(clips)} clips")
+    print(f"{clips.label} at {clips.root}: {len(clips)} clips")
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -270,7 +282,7 @@ def cmd_data_show(args) -> int:
     from .data import load_split
     from .data.show import default_out_path, require_clip_id, show_clip
 
-    clips = load_split(args.dataset, args.split, root=args.root)
+    clips = load_split(args.dataset, args.split, root=args.root, config=args.config)
     require_clip_id(clips, args.clip_id)
     out = Path(args.out) if args.out else default_out_path(clips.name, clips.split, args.clip_id)
     show_clip(clips.get(args.clip_id), out)
@@ -278,10 +290,19 @@ def cmd_data_show(args) -> int:
     return 0
 
 
+def cmd_data_push(args) -> int:
+    from .data.publish import push_to_hub
+
+    push_to_hub(args.folder, args.repo_id, include_videos=args.include_videos, private=args.private,
+                dry_run=args.dry_run)
+    return 0
+
+
 def cmd_leaderboard(args) -> int:
     from leaderboard.table import render_markdown
 
-    text = render_markdown(Path(args.root), dataset=args.dataset, split=args.split, include_reported=args.reported)
+    text = render_markdown(Path(args.root), dataset=args.dataset, split=args.split, include_reported=args.reported,
+                           config=args.config)
     if args.out:
         Path(args.out).write_text(text)
         print(f"wrote {args.out}")
@@ -368,6 +389,10 @@ _ROOT_HELP = ("dataset folder, holding manifest.json (default: in the cache, $EX
               "<cache>/<dataset>, for synth <cache>/synth-v<N>, built there on first use)")
 
 
+_CONFIG_HELP = ("dataset config: only its clips (e.g. bike-repair-unseen-takes of exoego4d; `default` is every clip "
+                "of the split); an unknown name lists the configs of the folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m benchmark", description="Exo-to-ego video synthesis benchmark.",
                 epilog="exit status: 0 ok; 1 some clips failed, or an internal error (with a traceback); "
@@ -384,7 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "whose folder --root gives")
     r.add_argument("--root", default=None, help=_ROOT_HELP)
     r.add_argument("--split", default="test", help="split of the dataset to run on")
-    r.add_argument("--out", default="runs", help="folder of run folders; the run goes to OUT/<dataset>/<split>/<name>/")
+    r.add_argument("--config", default="default", help=_CONFIG_HELP)
+    r.add_argument("--out", default="runs", help="folder of run folders; the run goes to OUT/<dataset>/<split>/<name>/ "
+                                                 "(OUT/<dataset>@<config>/<split>/<name>/ for a named --config)")
     r.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                    help="only the first N clips of the split (default: all)")
     r.add_argument("--seed", type=int, default=0, help="base seed; each clip's seed is derived from it and the clip id")
@@ -420,19 +447,25 @@ def build_parser() -> argparse.ArgumentParser:
                                     "one-line description.")
     ls.set_defaults(func=cmd_list)
 
-    d = sub.add_parser("data", help="dataset commands: build, list, show")
+    d = sub.add_parser("data", help="dataset commands: build, list, show, push")
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     b = dsub.add_parser("build", help="build a dataset on disk: synth, or exoego4d from an Ego-Exo4D download")
     b.add_argument("dataset", choices=["synth", "exoego4d"],
                    help="the dataset to build: synth (SynthEgoExo) or exoego4d (converted from --root)")
     b.add_argument("--root", default=None, metavar="EGOEXO_DIR",
                    help="exoego4d: the Ego-Exo4D download (takes.json, annotations/, takes/, captures/)")
-    b.add_argument("--categories", action="append", metavar="NAME[,NAME]",
+    b.add_argument("--categories", "--category", dest="categories", action="append", metavar="NAME[,NAME]",
                    help="exoego4d: protocol categories to convert (default: all; bike-repair, basketball, "
-                        "covid-test, cpr, cooking)")
+                        "covid-test, cpr, cooking); with --clip-list, the categories whose rows are kept")
     b.add_argument("--setting", default="unseen-takes", choices=["unseen-takes", "unseen-scenes", "single-exo"],
                    help="exoego4d: the protocol setting (one per output folder)")
     b.add_argument("--workers", type=int, default=1, help="exoego4d: takes converted in parallel")
+    b.add_argument("--clip-list", default=None, metavar="FILE",
+                   help="exoego4d: convert exactly the clips of an outside list (CSV or JSON: take_uid, "
+                        "start_frame, end_frame, cameras; optional stride, split, ego_cam) into setting "
+                        "outside-NAME; rows that cannot be made are reported with their reason")
+    b.add_argument("--clip-list-name", default=None, metavar="NAME",
+                   help="exoego4d: the outside list's name (prefixes its clip ids, e.g. egox)")
     b.add_argument("--out", required=True,
                    help="folder to build into; splits already there must come from the same seed and settings")
     b.add_argument("--splits", default="train,val,test", help="comma-separated splits to build")
@@ -445,20 +478,37 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--dataset", default="synth", help="dataset name")
     dl.add_argument("--root", default=None, help=_ROOT_HELP)
     dl.add_argument("--split", default="test", help="split whose clips are listed")
+    dl.add_argument("--config", default="default", help=_CONFIG_HELP)
     dl.set_defaults(func=cmd_data_list)
     s = dsub.add_parser("show", help="draw one clip to check camera conventions by eye")
     s.add_argument("clip_id", help="id of the clip (`python -m benchmark data list` shows them)")
     s.add_argument("--dataset", default="synth", help="dataset name")
     s.add_argument("--root", default=None, help=_ROOT_HELP)
     s.add_argument("--split", default="test", help="split holding the clip")
+    s.add_argument("--config", default="default", help=_CONFIG_HELP)
     s.add_argument("--out", default=None,
                    help="PNG path (default: runs/show/<dataset>/<split>/<clip_id>.png; folders are created)")
     s.set_defaults(func=cmd_data_show)
+    ps = dsub.add_parser(
+        "push", help="upload a dataset folder to the Hugging Face Hub (maintainers)",
+        description="Upload a built dataset folder to a Hub dataset repository. By default only its description "
+                    "(README.md card, manifest.json, and where present exoego4d_manifest.json and build_report.json); "
+                    "--include-videos adds the parquet and video files and is refused for exoego4d (Ego-Exo4D's "
+                    "license does not allow redistributing them). See docs/exoego4d-dataset.md.")
+    ps.add_argument("folder", metavar="DIR", help="the dataset folder (holding manifest.json)")
+    ps.add_argument("--repo-id", required=True, metavar="ORG/NAME", help="the Hub dataset repository")
+    ps.add_argument("--include-videos", action="store_true",
+                    help="also upload the parquet, video and depth files (synthetic data only)")
+    ps.add_argument("--private", action="store_true", help="create the repository private (if it does not exist)")
+    ps.add_argument("--dry-run", action="store_true", help="print the files that would be uploaded; upload nothing")
+    ps.set_defaults(func=cmd_data_push)
 
     lb = sub.add_parser("leaderboard", help="render a Markdown table from result files")
     lb.add_argument("--root", default="runs", help="folder searched (recursively) for results.json files")
     lb.add_argument("--dataset", default=None, help="only runs on this dataset (default: every dataset)")
     lb.add_argument("--split", default=None, help="only runs on this split (default: every split)")
+    lb.add_argument("--config", default=None,
+                    help="only runs on this dataset config (default: every config, each in its own section)")
     lb.add_argument("--reported", action="store_true", help="also show numbers reported by other papers")
     lb.add_argument("--out", default=None, help="write the table to this Markdown file (default: print it)")
     lb.set_defaults(func=cmd_leaderboard)

@@ -4,9 +4,10 @@
 
     schema_version   2 (files of schema 1 are still read; they have no dataset identity and no bootstrap block)
     method           {name, config, checkpoint_sha256, oracle, ...}                 what was evaluated
-    dataset          {name, split, track, identity, manifest_sha256, n_clips, ...}  on which clips exactly;
-                     identity: sha256 of the content of the clips scored (benchmark.data.identity), verified
-                     while scoring; null only when no clip was scored
+    dataset          {name, split, config, track, identity, manifest_sha256, n_clips, ...}  on which clips
+                     exactly; config: the dataset config run (``--config``; absent in older files, read as
+                     "default" by :func:`dataset_config`); identity: sha256 of the content of the clips scored
+                     (benchmark.data.identity), verified while scoring; null only when no clip was scored
     metrics          {metric: {mean, ci95: [low, high], higher_is_better, n} | {unavailable: reason}}
     per_category     {category: {metric: {mean, ci95, n}}}
     metric_settings  every setting that changes a number (``MetricSuite.settings()``), e.g. SSIM's window and
@@ -68,6 +69,14 @@ _BOOTSTRAP_KEYS = ("n_boot", "seed", "alpha", "method", "unit")
 MIN_N_BOOT_FOR_CONTAINMENT = 100  # below this many resamples the mean may fall outside the interval
 MEAN_RECOMPUTE_RTOL = 1e-9  # results mean vs the mean recomputed from per_clip.csv
 _REQUIRED_COUNT_KEYS = ("generated", "reused", "failed")
+
+
+DEFAULT_CONFIG = "default"  # the dataset config of every clip; results without dataset.config ran on it
+
+
+def dataset_config(results: dict) -> str:
+    """The dataset config a run scored (``dataset.config``); files written before configs existed: ``"default"``."""
+    return results.get("dataset", {}).get("config") or DEFAULT_CONFIG
 
 
 class ResultsSchemaError(UsageError):
@@ -136,7 +145,7 @@ def validate_results(results, path) -> dict:
     The message names ``path`` and the field path (``metrics.psnr.ci95``), what was expected and what was
     found. Checked (schema 1 and 2 alike unless said): ``schema_version`` in :data:`READABLE_SCHEMA_VERSIONS`;
     ``method.name`` a non-empty string, ``method.oracle`` a bool; ``dataset.name/split/track`` non-empty
-    strings, ``dataset.n_clips`` a positive int, ``n_scored`` (if present) an int in ``[0, n_clips]``,
+    strings, ``dataset.config`` (if present) a non-empty string, ``dataset.n_clips`` a positive int, ``n_scored`` (if present) an int in ``[0, n_clips]``,
     ``dataset.identity`` a 64-hex sha256 (v2: required, null only when no clip was scored; v1: optional),
     ``manifest_sha256`` a 64-hex sha256 (v1) or that or null (v2); each metric either ``{"unavailable":
     non-empty reason}`` or ``mean`` a finite number, ``ci95`` two finite numbers ``low <= high`` around the
@@ -165,6 +174,8 @@ def validate_results(results, path) -> dict:
     dataset = v.dict_(v.key(results, "", "dataset"), "dataset")
     for key in ("name", "split", "track"):
         v.text(v.key(dataset, "dataset", key), f"dataset.{key}")
+    if "config" in dataset:
+        v.text(dataset["config"], "dataset.config", expected="a config name (\"default\": every clip)")
     n_clips = v.integer(v.key(dataset, "dataset", "n_clips"), "dataset.n_clips", minimum=1)
     if "n_scored" in dataset:
         v.integer(dataset["n_scored"], "dataset.n_scored", minimum=0, maximum=n_clips)

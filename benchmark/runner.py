@@ -2,7 +2,7 @@
 
 Layout (ARCHITECTURE.md)::
 
-    OUT/<dataset>/<split>/<method>/
+    OUT/<dataset>/<split>/<method>/          (a named config of the dataset: OUT/<dataset>@<config>/<split>/<method>/)
         videos/<clip_id>.mp4     lossless RGB (benchmark.video_io), the exact frames that were scored
         per_clip.csv             clip_id, category, one column per metric
         results.json             schema 2 (benchmark.results): scores, settings, verified dataset identity
@@ -75,8 +75,10 @@ def clip_seed(seed: int, clip_id: str) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def run_dir(out: Path, dataset: str, split: str, run_name: str) -> Path:
-    return Path(out) / dataset / split / run_name
+def run_dir(out: Path, dataset: str, split: str, run_name: str, config: str | None = None) -> Path:
+    """``OUT/<dataset>/<split>/<run>``; runs on a named config get ``<dataset>@<config>`` so configs never share one."""
+    folder = dataset if config in (None, "default") else f"{dataset}@{config}"
+    return Path(out) / folder / split / run_name
 
 
 @dataclass
@@ -340,6 +342,7 @@ def run(
     num_shards: int | None = None,
     score: bool | None = None,
     overwrite: bool = False,
+    config: str | None = None,
 ) -> RunReport:
     """Generate, save and score one method on one split. Returns a :class:`RunReport`.
 
@@ -355,6 +358,9 @@ def run(
     A run folder remembers the settings its videos were made with (``run.json``); reusing it with other
     settings (method arguments, seed, track, data) is refused unless ``overwrite=True``, which deletes the
     old videos first, so a resumed run never mixes videos of two configurations.
+
+    ``config``: a config of the dataset (``--config``; None: ``"default"``, every clip of the split). Only its
+    clips run; the results record it as ``dataset.config``.
     """
     from tqdm.auto import tqdm
 
@@ -369,7 +375,7 @@ def run(
         raise UsageError(f"--on-error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
     timeout_per_clip = _check_timeout(timeout_per_clip)
     spec = registry.get_spec(method)  # fails fast with the list of methods, before any data work
-    clips = load_split(dataset, split, root=root)
+    clips = load_split(dataset, split, root=root, config=config)
     clip_ids = list(clips.clip_ids)
     if limit is not None:
         if limit < 1:
@@ -384,7 +390,7 @@ def run(
         _use_own_gpu(_local_rank_from_env())
 
     name = run_name or (method if track == "exo-only" else f"{method}@{track}")
-    out_dir = run_dir(Path(out), clips.name, split, name)
+    out_dir = run_dir(Path(out), clips.name, split, name, clips.config)
     generator = registry.build(method, **(method_kwargs or {}))
     if track not in generator.tracks:
         raise UsageError(f"method {method!r} does not support track {track!r} (supports {generator.tracks})")
@@ -420,7 +426,7 @@ def run(
         report.stopped = on_error == "fail"
         return report.stopped
 
-    bar = tqdm(mine, desc=f"{name} on {clips.name}/{split}", unit="clip", disable=not progress, file=sys.stderr)
+    bar = tqdm(mine, desc=f"{name} on {clips.label}", unit="clip", disable=not progress, file=sys.stderr)
     t0 = time.perf_counter()
     for clip_id in bar:
         _clear_failure(out_dir, clip_id)  # this attempt re-establishes the clip's state
@@ -501,6 +507,8 @@ def _run_fingerprint(spec, generator, method_kwargs, seed, track, clips) -> dict
           "seed": int(seed), "track": track, "dataset": clips.name, "split": clips.split,
           # the data by content, so a run folder stays valid when the same dataset is rebuilt on another machine
           "dataset_identity": clips.identity or clips.manifest_sha256}
+    if clips.config != "default":  # absent for the default config: run folders made before configs stay valid
+        fp["config"] = clips.config
     return json.loads(json.dumps(fp, sort_keys=True, default=str))
 
 
@@ -603,7 +611,8 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
         counts["shards"] = len(per_shard)
     results = build_results(
         method=method_info,
-        dataset={"name": clips.name, "split": clips.split, "track": track, "manifest_sha256": clips.manifest_sha256,
+        dataset={"name": clips.name, "split": clips.split, "config": clips.config, "track": track,
+                 "manifest_sha256": clips.manifest_sha256,
                  "n_clips": len(clip_ids), "n_scored": scored, "root": str(clips.root), "info": clips.info,
                  # content identity (benchmark.data.identity) of exactly the clips scored, re-derived from disk
                  "identity": set_identity(clip_hashes) if clip_hashes else None,

@@ -30,12 +30,21 @@ HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "lpips": False}
 
 
 def collect(root) -> dict:
-    """``{method: DataFrame indexed by clip_id with one column per (metric, seed)}`` from the runs under root."""
+    """``{method: {seed: DataFrame indexed by clip_id, one column per metric}}`` from the runs under root.
+
+    Raises :class:`~benchmark.errors.UsageError` when two runs of one method and seed are found (e.g. on two
+    dataset configs or splits): an ablation compares runs on one set of clips, so they are not merged silently.
+    """
     tables: dict = {}
+    seen: dict = {}
     for path in find_results(Path(root)):
         results = load_results(path)
         name = results["method"]["name"]
         seed = int(results["seed"])
+        if (name, seed) in seen:
+            raise UsageError(f"two runs of {name} with seed {seed} under {root}: {seen[name, seed]} and {path}; an "
+                             "ablation folder holds one run per method and seed, on one dataset config and split")
+        seen[name, seed] = path
         df = read_per_clip(path.parent / "per_clip.csv").set_index("clip_id")
         tables.setdefault(name, {})[seed] = df
     return tables

@@ -2,7 +2,8 @@
 
 Two runs are under the same protocol when their :func:`protocol_key` dicts are equal. The key holds
 
-* ``dataset``: ``name``, ``split``, ``track`` and ``identity`` (the verified content sha256 of the clips
+* ``dataset``: ``name``, ``config`` (``"default"`` when a file has none), ``split``, ``track`` and ``identity``
+  (the verified content sha256 of the clips
   scored, ``results.json`` schema 2). A schema-1 file has no identity; its key carries its
   ``manifest_sha256`` instead (file bytes, which differ between machines for the same content), so
   schema-1 runs compare only with schema-1 runs of the same files;
@@ -31,6 +32,8 @@ import copy
 import json
 from typing import Iterable
 
+from benchmark.results import dataset_config
+
 NOT_PROTOCOL = ("device", "versions", "unavailable", "metrics_requested", "verify_weights", "num_frames_observed",
                 "resolution_scored", "notes")
 NOT_PROTOCOL_PER_METRIC = ("notes", "weight_files")
@@ -46,6 +49,7 @@ def protocol_key(results: dict) -> dict:
     """
     ds = results.get("dataset", {})
     dataset = {key: ds.get(key) for key in DATASET_PROTOCOL}
+    dataset["config"] = dataset_config(results)  # files written before configs ran on "default"
     if results.get("schema_version") == 1 and ds.get("identity") is None:
         dataset["identity"] = None
         dataset["manifest_sha256"] = ds.get("manifest_sha256")  # schema 1: bytes stand in for content

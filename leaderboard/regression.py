@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.results import load_results, read_per_clip
+from benchmark.results import dataset_config, load_results, read_per_clip
 from leaderboard import tolerances
 
 _NON_METRIC_COLUMNS = ("clip_id", "category")
@@ -111,6 +111,9 @@ def compare_runs(reference: Path, candidate: Path, *, atol: float | None = None)
         if ref["dataset"].get(key) != new["dataset"].get(key):
             comparison.protocol.append(f"dataset {key} differs: reference {ref['dataset'].get(key)!r}, "
                                        f"candidate {new['dataset'].get(key)!r}")
+    if dataset_config(ref) != dataset_config(new):
+        comparison.protocol.append(f"dataset config differs: reference {dataset_config(ref)!r}, "
+                                   f"candidate {dataset_config(new)!r}")
     if _dataset_identity(ref) != _dataset_identity(new):
         comparison.protocol.append(
             f"not the same data: reference dataset identity {_dataset_identity(ref)}, candidate "

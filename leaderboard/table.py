@@ -1,6 +1,7 @@
 """Markdown leaderboard from the ``results.json`` and ``per_clip.csv`` files of scored runs (and nothing else).
 
-One section per (dataset, split, track). Only runs whose numbers can be compared are ranked together:
+One section per (dataset, config, split, track): runs on different configs of a dataset (``dataset.config``,
+``"default"`` when a file has none) are never ranked together. Only runs whose numbers can be compared are ranked together:
 
 * **valid**: each ``results.json`` is validated field by field (:func:`benchmark.results.load_results`); a
   broken one is listed at the end under "Skipped files" with the file and the field, and the rest is
@@ -35,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from benchmark.results import (PER_CLIP_FILENAME, ResultsSchemaError, find_results, load_results,
-                               per_clip_disagreements, read_per_clip)
+from benchmark.results import (DEFAULT_CONFIG, PER_CLIP_FILENAME, ResultsSchemaError, dataset_config, find_results,
+                               load_results, per_clip_disagreements, read_per_clip)
 from leaderboard import reported as reported_data
 from leaderboard.protocol import protocol_differences, protocol_id
 
@@ -64,10 +65,12 @@ class Run:
 
 
 def render_markdown(root: Path, *, dataset: Optional[str] = None, split: Optional[str] = None,
-                    metrics: Iterable[str] = ("psnr", "ssim", "lpips"), include_reported: bool = False) -> str:
+                    metrics: Iterable[str] = ("psnr", "ssim", "lpips"), include_reported: bool = False,
+                    config: Optional[str] = None) -> str:
     """The leaderboard of every ``results.json`` under ``root`` as Markdown (see the module docstring).
 
-    ``dataset`` and ``split`` filter the runs by ``dataset.name`` and ``dataset.split``. Files that are not
+    ``dataset``, ``split`` and ``config`` filter the runs by ``dataset.name``, ``dataset.split`` and
+    ``dataset.config`` (``"default"`` for files without one). Files that are not
     valid results files are listed at the end as skipped, with the field that is wrong, not silently dropped.
     """
     root = Path(root)
@@ -85,16 +88,19 @@ def render_markdown(root: Path, *, dataset: Optional[str] = None, split: Optiona
             continue
         if split is not None and ds["split"] != split:
             continue
+        if config is not None and dataset_config(results) != config:
+            continue
         runs.append(_check_run(path, results))
 
-    sections: dict[tuple[str, str, str], list[Run]] = {}
+    sections: dict[tuple[str, str, str, str], list[Run]] = {}
     for run in runs:
         ds = run.results["dataset"]
-        sections.setdefault((ds["name"], ds["split"], ds["track"]), []).append(run)
+        sections.setdefault((ds["name"], dataset_config(run.results), ds["split"], ds["track"]), []).append(run)
 
     lines = ["# Leaderboard", ""]
     if not sections:
-        filters = ", ".join(f"{k}={v}" for k, v in (("dataset", dataset), ("split", split)) if v is not None)
+        filters = ", ".join(f"{k}={v}" for k, v in (("dataset", dataset), ("config", config), ("split", split))
+                            if v is not None)
         lines += [f"No results.json found under `{root}`" + (f" for {filters}" if filters else "") + ".", ""]
     for key in sorted(sections):
         lines += _render_section(key, sections[key], metrics, root)
@@ -135,8 +141,9 @@ class _Notes:
 
 
 def _render_section(key, runs: list[Run], metrics, root) -> list[str]:
-    dataset, split, track = key
-    lines = [f"## {dataset} / {split} / {track}", ""]
+    dataset, config, split, track = key
+    name = dataset if config == DEFAULT_CONFIG else f"{dataset} [{config}]"
+    lines = [f"## {name} / {split} / {track}", ""]
     notes = _Notes()
     unavailable = _unavailable_notes(runs, metrics)
     checked = [r for r in runs if not r.problems]

@@ -4,6 +4,10 @@
 requested split there on first use. Any other dataset, or an explicit ``root``, must be an existing
 dataset directory; otherwise ``DatasetNotFoundError`` says where it looked and how to build one.
 Clips are decoded lazily, one per ``clipset[i]``; metadata (ids, categories, cameras) needs no decoding.
+
+``config`` picks one of the dataset's configs (``hf_format.write_configs``; e.g. ExoEgo4D's
+``bike-repair-unseen-takes``): its clips only, with the content identity recorded for that subset. The
+default, ``"default"``, is every clip of the split.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ class DatasetIntegrityError(ValueError):
 
 class UnknownSplitError(UsageError):
     """The dataset has no split of that name (``--split``); the message lists the splits there are."""
+
+
+class UnknownConfigError(UsageError):
+    """The dataset has no config of that name (``--config``); the message lists the configs there are."""
 
 
 class ClipNotFoundError(UsageError, KeyError):
@@ -73,9 +81,17 @@ def _not_found(dataset: str, root: Path, why: str) -> DatasetNotFoundError:
 
 
 def load_split(dataset: str = "synth", split: str = "test", root: str | Path | None = None, *,
-               build_if_missing: bool = True) -> "ClipSet":
-    """The clips of ``split`` of ``dataset`` (see the module docstring for where they are looked up)."""
+               build_if_missing: bool = True, config: str | None = None) -> "ClipSet":
+    """The clips of ``split`` of ``dataset`` (see the module docstring for where they are looked up).
+
+    ``config``: a config of the dataset (None or ``"default"``: every clip); an unknown one raises
+    :class:`UnknownConfigError` listing the configs of the folder.
+    """
+    config = fmt.DEFAULT_CONFIG if config is None else str(config)
     auto = dataset == "synth" and root is None
+    if auto and config != fmt.DEFAULT_CONFIG:  # refused before anything is built into the cache
+        raise UnknownConfigError(f"config {config!r} (--config) is not in dataset 'synth'; SynthEgoExo has the "
+                                 f"config {fmt.DEFAULT_CONFIG!r} only")
     root = synth_default_root() if auto else Path(root).expanduser() if root is not None else default_cache_dir() / dataset
     root = root.absolute()
     manifest = fmt.read_manifest(root)
@@ -102,7 +118,17 @@ def load_split(dataset: str = "synth", split: str = "test", root: str | Path | N
             hint += f"; build it with `python -m benchmark data build synth --out {root} --splits {split}`"
         raise UnknownSplitError(f"split {split!r} (--split) is not in dataset {dataset!r} at {root}; the splits "
                                 f"there are: {', '.join(present) or 'none'}{hint}")
-    return ClipSet(dataset, split, root, manifest)
+    if config != fmt.DEFAULT_CONFIG:
+        configs = manifest.get("configs") or {}
+        if config not in configs:
+            names = [fmt.DEFAULT_CONFIG, *configs]
+            raise UnknownConfigError(f"config {config!r} (--config) is not in dataset {dataset!r} at {root}; the "
+                                     f"configs there are: {', '.join(names)}{_did_you_mean(config, names)}")
+        if split not in configs[config]["splits"]:
+            present = [s for s in manifest["splits"] if s in configs[config]["splits"]]
+            raise UnknownSplitError(f"config {config!r} of dataset {dataset!r} at {root} has no clips in split "
+                                    f"{split!r} (--split); its splits are: {', '.join(present)}")
+    return ClipSet(dataset, split, root, manifest, config=config)
 
 
 def _did_you_mean(name: str, choices) -> str:
@@ -111,28 +137,34 @@ def _did_you_mean(name: str, choices) -> str:
 
 
 class ClipSet:
-    """The clips of one split. ``len``, ``clipset[i]`` / ``get(clip_id)`` -> validated ``ExoEgoClip``.
+    """The clips of one split (of one config). ``len``, ``clipset[i]`` / ``get(clip_id)`` -> validated ``ExoEgoClip``.
 
-    Attributes: ``name``, ``split``, ``root`` (Path), ``manifest_sha256`` (the split's sha256 recorded in the
-    manifest), ``clip_ids`` (list[str]), ``info`` (fps, num_frames, ego/exo resolution, n_views, version).
+    Attributes: ``name``, ``split``, ``config`` (``"default"``: every clip), ``root`` (Path), ``manifest_sha256``
+    (the file sha256 of the split, or of the config's split, recorded in the manifest), ``identity`` (their
+    content identity), ``clip_ids`` (list[str]), ``info`` (fps, num_frames, ego/exo resolution, n_views, version).
     """
 
-    def __init__(self, name: str, split: str, root: Path, manifest: dict):
+    def __init__(self, name: str, split: str, root: Path, manifest: dict, config: str = fmt.DEFAULT_CONFIG):
         self.name = name
         self.split = split
+        self.config = config
         self.root = Path(root)
         self.manifest = manifest
-        self.manifest_sha256 = manifest["splits"][split]["sha256"]
+        entry = (manifest["splits"][split] if config == fmt.DEFAULT_CONFIG
+                 else manifest["configs"][config]["splits"][split])
+        self.manifest_sha256 = entry["sha256"]
         # content identity (benchmark.data.identity); None for datasets built before it was recorded
-        self.identity = manifest["splits"][split].get("identity")
-        self._clip_sha256 = dict(manifest["splits"][split].get("clip_sha256") or {})
-        parquet = self.root / "data" / f"{split}.parquet"
+        self.identity = entry.get("identity")
+        parquet = self.root / fmt.config_parquet(config, split)
         if not parquet.is_file():
-            raise _not_found(name, self.root, f"{parquet} is missing although the manifest lists split {split!r}")
+            raise _not_found(name, self.root, f"{parquet} is missing although the manifest lists split {split!r}"
+                             + ("" if config == fmt.DEFAULT_CONFIG else f" of config {config!r}"))
         self._rows = fmt.read_rows(parquet)
         self.clip_ids = [r["clip_id"] for r in self._rows]
         if len(set(self.clip_ids)) != len(self.clip_ids):
             raise ClipValidationError(f"{parquet}: clip ids are not unique")
+        recorded = manifest["splits"][split].get("clip_sha256") or {}  # a config's clips are clips of the split
+        self._clip_sha256 = {cid: recorded[cid] for cid in self.clip_ids if cid in recorded}
         self._index = {cid: i for i, cid in enumerate(self.clip_ids)}
         self.info = self._summarise()
 
@@ -154,11 +186,23 @@ class ClipSet:
         return len(self._rows)
 
     def __repr__(self) -> str:
-        return f"ClipSet({self.name!r}, {self.split!r}, {len(self)} clips, root={str(self.root)!r})"
+        config = "" if self.config == fmt.DEFAULT_CONFIG else f", config={self.config!r}"
+        return f"ClipSet({self.name!r}, {self.split!r}, {len(self)} clips{config}, root={str(self.root)!r})"
+
+    @property
+    def label(self) -> str:
+        """``name/split``, or ``name[config]/split`` for a named config: how messages name these clips."""
+        config = "" if self.config == fmt.DEFAULT_CONFIG else f"[{self.config}]"
+        return f"{self.name}{config}/{self.split}"
+
+    def cli_args(self) -> str:
+        """The options that select these clips on the command line (``--dataset ... --root ...``)."""
+        config = "" if self.config == fmt.DEFAULT_CONFIG else f" --config {self.config}"
+        return f"--dataset {self.name}{config} --split {self.split} --root {self.root}"
 
     def __getitem__(self, i: int) -> ExoEgoClip:
         if not -len(self) <= i < len(self):
-            raise IndexError(f"clip index {i} out of range for {len(self)} clips of {self.name}/{self.split}")
+            raise IndexError(f"clip index {i} out of range for {len(self)} clips of {self.label}")
         return self._load(self._rows[i])
 
     def __iter__(self):
@@ -173,9 +217,8 @@ class ClipSet:
             close = difflib.get_close_matches(str(clip_id), self.clip_ids, n=3)
             hint = f"; close matches: {', '.join(close)}" if close else ""
             raise ClipNotFoundError(
-                f"clip {clip_id!r} is not in {self.name}/{self.split} ({len(self)} clips at {self.root}){hint}; "
-                f"list the clip ids with `python -m benchmark data list --dataset {self.name} --split {self.split} "
-                f"--root {self.root}`")
+                f"clip {clip_id!r} is not in {self.label} ({len(self)} clips at {self.root}){hint}; "
+                f"list the clip ids with `python -m benchmark data list {self.cli_args()}`")
         return self._rows[self._index[clip_id]]
 
     def ego_shape(self, clip_id: str) -> tuple:
@@ -194,7 +237,7 @@ class ClipSet:
         path = self.root / rel
         if Path(rel).is_absolute() or not path.resolve().is_relative_to(self.root.resolve()):
             raise ClipValidationError(
-                f"clip {row['clip_id']!r} ({self.name}/{self.split}): path {rel!r} in data/{self.split}.parquet "
+                f"clip {row['clip_id']!r} ({self.label}): path {rel!r} in {fmt.config_parquet(self.config, self.split)} "
                 f"leads outside the dataset folder {self.root} ({path.resolve()}); dataset files must lie inside it")
         return path
 
@@ -211,7 +254,7 @@ class ClipSet:
         try:
             return read_video(self._path(row, rel), expected_frames=num_frames, expected_size=size)
         except VideoReadError as exc:
-            raise VideoReadError(f"clip {row['clip_id']!r} ({self.name}/{self.split}): {exc}") from exc
+            raise VideoReadError(f"clip {row['clip_id']!r} ({self.label}): {exc}") from exc
 
     def categories(self) -> dict:
         """clip_id -> category, from the parquet only."""
@@ -255,7 +298,7 @@ class ClipSet:
                        if not (self.root / rel).is_file() or recorded.get(rel) != sha256_file(self.root / rel)]
             where = f"changed files: {', '.join(changed)}" if changed else "the parquet row (cameras or metadata)"
             raise DatasetIntegrityError(
-                f"clip {clip_id!r} of {self.name}/{self.split} at {self.root} does not match the content identity "
+                f"clip {clip_id!r} of {self.label} at {self.root} does not match the content identity "
                 f"recorded when the dataset was built ({actual[:12]} vs {expected[:12]}; {where}). The dataset "
                 f"was modified: rebuild it, or restore the original files.")
         return actual
@@ -266,15 +309,24 @@ class ClipSet:
         return all(cid in self._clip_sha256 for cid in self.clip_ids)
 
     def verify(self) -> str:
-        """Re-hash the split's files; raise ``DatasetIntegrityError`` naming what differs. Returns the sha256."""
+        """Re-hash the split's files; raise ``DatasetIntegrityError`` naming what differs. Returns the sha256.
+
+        For a named config: its parquet and the files its rows point to (``hf_format.config_files``).
+        """
         recorded = self.manifest.get("files", {})
-        on_disk = fmt.hash_files(self.root, fmt.split_files(self.root, self.split))
-        expected = {k: v for k, v in recorded.items() if _in_split(k, self.split)}
+        if self.config == fmt.DEFAULT_CONFIG:
+            on_disk = fmt.hash_files(self.root, fmt.split_files(self.root, self.split))
+            expected = {k: v for k, v in recorded.items() if _in_split(k, self.split)}
+        else:
+            rels = fmt.config_files(self.root, self.config, self.split)
+            on_disk = fmt.hash_files(self.root, [r for r in rels if (self.root / r).is_file()])
+            expected = {r: recorded.get(r) for r in rels}
         changed = sorted(k for k in set(expected) | set(on_disk) if expected.get(k) != on_disk.get(k))
         actual = fmt.combined_sha256(on_disk)
         if changed or actual != self.manifest_sha256:
+            where = f"split {self.split!r}" + ("" if self.config == fmt.DEFAULT_CONFIG else f" of config {self.config!r}")
             raise DatasetIntegrityError(
-                f"{self.root}: split {self.split!r} does not match {fmt.MANIFEST} (sha256 {actual} vs recorded "
+                f"{self.root}: {where} does not match {fmt.MANIFEST} (sha256 {actual} vs recorded "
                 f"{self.manifest_sha256}); changed, missing or extra files: {changed[:10]}")
         return actual
 
@@ -291,7 +343,7 @@ class ClipSet:
             depth = self._read_depth(row)
             exo_depth, ego_depth = depth["exo_depth"], depth["ego_depth"]
         cams = _cameras(row)
-        extra = {"scene_id": row.get("scene_id"), "split": self.split, "dataset": self.name,
+        extra = {"scene_id": row.get("scene_id"), "split": self.split, "dataset": self.name, "config": self.config,
                  "paths": {"ego_video": str(self.root / row["ego_video"]),
                            "exo_videos": [str(self.root / p) for p in row["exo_videos"]],
                            "depth": str(self.root / row["depth"]) if row.get("depth") else None}}

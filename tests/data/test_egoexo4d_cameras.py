@@ -14,6 +14,7 @@ import pytest
 from benchmark.cameras import look_at, project_points
 from benchmark.data.egoexo4d import cameras as cam
 from benchmark.data.egoexo4d import projection as proj
+from benchmark.data.egoexo4d import protocol as P
 from benchmark.errors import UsageError
 
 # realistic magnitudes: a GoPro at 3840x2160 (gopro_calibs.csv) and the Aria RGB camera at 2880x2880
@@ -337,6 +338,7 @@ def test_ego_pose_json_world_to_camera_is_inverted(tmp_path):
     np.testing.assert_allclose(cams.exo["cam01"].dist, GOPRO_DIST)
     aria = cams.aria["aria01"]
     assert aria.frame_indices.tolist() == [0, 3, 7] and aria.size == (512, 512)
+    assert aria.frame_keys == ("7", "0", "3")
     np.testing.assert_allclose(aria.T_world_cam, np.stack(aria_T), atol=1e-12)
     # the file's own projection K [R|t] X and ours agree on a world point
     X = np.array([0.4, 0.2, 1.0])
@@ -395,7 +397,8 @@ def test_aria_online_calibration_and_trajectory_give_T_world_rgb(tmp_path):
 def test_online_calibration_legacy_string_records(tmp_path):
     q, t, T = _pose()
     rgb = {"Label": "camera-rgb", "Projection": {"Name": "FisheyeRadTanThinPrism", "Params": ARIA_PARAMS.tolist()},
-           "T_Device_Camera": {"Translation": t.tolist(), "UnitQuaternion": [float(q[3]), q[:3].tolist()]}, "Valid": True}
+           "T_Device_Camera": {"Translation": t.tolist(), "UnitQuaternion": [float(q[3]), q[:3].tolist()]},
+           "Valid": True}
     record = {"tracking_timestamp_us": "5", "CameraCalibrations": repr([rgb]), "ImuCalibrations": "[]"}
     (tmp_path / "online_calibration.jsonl").write_text(json.dumps(record) + "\n")
     (calib,) = cam.read_online_calibration_rgb(tmp_path / "online_calibration.jsonl")
@@ -442,6 +445,20 @@ def test_malformed_gopro_calibs_name_file_and_field(tmp_path):
         cam.read_gopro_calibs(tmp_path / "missing.csv")
 
 
+def test_ego_pose_frame_keys_that_are_not_frame_indices_are_kept_for_the_protocol_check(tmp_path):
+    """A key like "-2" or "1.5" is not a file error but a frame-origin problem (protocol reason
+    frame_index_origin), so the reader keeps it in frame_keys and leaves it out of the poses."""
+    path = tmp_path / "take.json"
+    E = np.eye(4)[:3].tolist()
+    path.write_text(json.dumps({"aria01": {"camera_intrinsics": GOPRO_K.tolist(),
+                                           "camera_extrinsics": {"1": E, "-2": E, "1.5": E, "x1": E}}}))
+    aria = cam.read_ego_pose_cameras(path).aria["aria01"]
+    assert aria.frame_keys == ("1", "-2", "1.5", "x1") and aria.frame_indices.tolist() == [1]
+    assert aria.T_world_cam.shape == (1, 4, 4)
+    assert P.check_frame_index_origin(aria.frame_keys, 10) is P.SkipReason.FRAME_INDEX_ORIGIN
+    assert P.check_frame_index_origin(aria.frame_indices.tolist(), 10) is None
+
+
 def test_malformed_ego_pose_json_names_key(tmp_path):
     path = tmp_path / "take.json"
     good = {"camera_intrinsics": GOPRO_K.tolist(), "camera_extrinsics": np.eye(4)[:3].tolist(),
@@ -461,9 +478,12 @@ def test_malformed_ego_pose_json_names_key(tmp_path):
     path.write_text(json.dumps({"cam01": {**good, "distortion_coeffs": [0, 0]}}))
     with _expect(path, "cam01.distortion_coeffs", "4 finite numbers"):
         cam.read_ego_pose_cameras(path)
+    path.write_text(json.dumps({"aria01": {"camera_intrinsics": GOPRO_K.tolist(), "camera_extrinsics": {}}}))
+    with _expect(path, "aria01.camera_extrinsics", "at least one frame"):
+        cam.read_ego_pose_cameras(path)
     path.write_text(json.dumps({"aria01": {"camera_intrinsics": GOPRO_K.tolist(),
-                                           "camera_extrinsics": {"x1": np.eye(4)[:3].tolist()}}}))
-    with _expect(path, "aria01.camera_extrinsics.x1", "frame index"):
+                                           "camera_extrinsics": {"2": skewed.tolist()}}}))
+    with _expect(path, "aria01.camera_extrinsics.2", "not orthonormal"):
         cam.read_ego_pose_cameras(path)
     path.write_text("{not json")
     with _expect(path, "not valid JSON"):

@@ -60,7 +60,8 @@ def _project(K, T_world_cam, xyz):
 
 
 def _clips(out):
-    return {c.clip_id: (split, c) for split in ("train", "val", "test") for c in load_split("exoego4d", split, root=out)}
+    return {c.clip_id: (split, c) for split in ("train", "val", "test")
+            for c in load_split("exoego4d", split, root=out)}
 
 
 def test_build_uses_the_good_takes_and_reports_the_rest(converted):
@@ -221,24 +222,141 @@ def test_cli_reports_bad_input_in_one_line(hazard_root, tmp_path):
     assert r.returncode == 2 and "no such folder" in r.stderr
 
 
-def test_a_malformed_calibration_is_a_report_entry_naming_the_file(hazard_root, tmp_path):
+def _edit_csv_field(path, line, column, value):
+    """Set one field of a CSV file (``line`` 1-based, counting the header)."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    fields = lines[line - 1].split(",")
+    fields[header.index(column)] = value
+    lines[line - 1] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _non_orthonormal_route1(path):
+    doc = json.loads(path.read_text())
+    doc["cam02"]["camera_extrinsics"][0][0] *= 1.5  # scales one axis: R R^T != I
+    path.write_text(json.dumps(doc))
+
+
+def _add_route1_frame_key(path, key):
+    doc = json.loads(path.read_text())
+    doc["aria01"]["camera_extrinsics"][key] = doc["aria01"]["camera_extrinsics"]["0"]
+    path.write_text(json.dumps(doc))
+
+
+def _drop_trajectory_column(path):
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(",".join(f for f in ln.split(",")[:3] + ln.split(",")[4:]) for ln in lines) + "\n")
+
+
+TAKE = 9  # a cooking take without hazards (8 frames: its only reason is task_too_short)
+# (what to break in the take's files, expected reason, fragments the report entry's detail must contain)
+BAD_INPUTS = {
+    "gopro_calibs non-unit quaternion": (
+        lambda root, t: _edit_csv_field(t / "trajectory" / "gopro_calibs.csv", 3, "qw_world_cam", "3.0"),
+        "malformed_camera_file", ["gopro_calibs.csv", "line 3", "unit quaternion"]),
+    "gopro_calibs not a number": (
+        lambda root, t: _edit_csv_field(t / "trajectory" / "gopro_calibs.csv", 2, "intrinsics_0", "fx"),
+        "malformed_camera_file", ["gopro_calibs.csv", "line 2", "intrinsics_0", "expected a number"]),
+    "trajectory lacks a column": (
+        lambda root, t: _drop_trajectory_column(t / "trajectory" / "closed_loop_trajectory.csv"),
+        "malformed_camera_file", ["closed_loop_trajectory.csv", "missing column", "tx_world_device"]),
+    "online calibration not JSON": (
+        lambda root, t: (t / "trajectory" / "online_calibration.jsonl").write_text("{calibration\n"),
+        "malformed_camera_file", ["online_calibration.jsonl", "line 1"]),
+    "route-1 rotation not orthonormal": (
+        lambda root, t: (_non_orthonormal_route1(_pose_path(root)),
+                         (t / "trajectory" / "closed_loop_trajectory.csv").unlink()),
+        "malformed_camera_file", ["camera_pose", "cam02", "not orthonormal"]),
+    "route-1 frame key not an integer": (
+        lambda root, t: (_add_route1_frame_key(_pose_path(root), "1.5"),
+                         (t / "trajectory" / "closed_loop_trajectory.csv").unlink()),
+        "frame_index_origin", ["camera_pose", "aria01 frame keys ['1.5'] are not non-negative integer"]),
+    "no trajectory and no route-1 file": (
+        lambda root, t: ((t / "trajectory" / "closed_loop_trajectory.csv").unlink(), _pose_path(root).unlink()),
+        "missing_trajectory", ["closed_loop_trajectory.csv not found", "camera_pose"]),
+    "no timesync and no route-1 file": (
+        lambda root, t: (next((root / "captures").glob("*_10/timesync.csv")).unlink(), _pose_path(root).unlink()),
+        "missing_trajectory", ["timesync.csv not found"]),
+    "missing exo video": (
+        lambda root, t: (t / "frame_aligned_videos" / "cam02.mp4").unlink(),
+        "unreadable_video", ["cam02.mp4 not found"]),
+    "videos shorter than takes.json says": (
+        lambda root, t: _set_take_field(root, "duration_sec", 20 / 30),
+        "short_video", ["duration_sec 0.66"]),
+}
+
+
+def _pose_path(root):
+    take = json.loads((root / "takes.json").read_text())[TAKE]
+    return next((root / "annotations" / "ego_pose").glob(f"*/camera_pose/{take['take_uid']}.json"))
+
+
+def _set_take_field(root, key, value):
+    takes = json.loads((root / "takes.json").read_text())
+    takes[TAKE][key] = value
+    (root / "takes.json").write_text(json.dumps(takes))
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_inputs_are_report_entries_naming_the_file(hazard_root, tmp_path, case):
+    import shutil
+
+    breaks, reason, fragments = BAD_INPUTS[case]
+    root = tmp_path / "egoexo"
+    shutil.copytree(hazard_root.root, root)
+    take = hazard_root.takes[TAKE]
+    breaks(root, root / "takes" / take.take_name)
+    with pytest.raises(ConvertError):
+        build_exoego4d(root, tmp_path / "out", categories=["cooking"], progress=False)
+    report = json.loads((tmp_path / "out" / "build_report.json").read_text())
+    entry = next(s for s in report["skipped"] if s["take_uid"] == take.take_uid)
+    assert entry["reason"] == reason and entry["text"] == P.SkipReason(reason).text
+    for fragment in fragments:
+        assert fragment in entry["detail"], (case, entry["detail"])
+
+
+def test_a_malformed_route1_file_does_not_skip_a_take_that_has_the_trajectory(hazard_root, tmp_path):
+    """Route 1 is then only compared with route 2: a file that cannot be read is a hazard, not a skip."""
     import shutil
 
     root = tmp_path / "egoexo"
     shutil.copytree(hazard_root.root, root)
-    take = hazard_root.takes[9]
-    calib = root / "takes" / take.take_name / "trajectory" / "gopro_calibs.csv"
-    lines = calib.read_text().splitlines()
-    fields = lines[2].split(",")
-    fields[8] = "3.0"  # qw_world_cam of cam02: no longer a unit quaternion
-    lines[2] = ",".join(fields)
-    calib.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ConvertError):
-        build_exoego4d(root, tmp_path / "out", progress=False)
+    _non_orthonormal_route1(_pose_path(root))
+    with pytest.raises(ConvertError):  # the 8-frame takes give no clip; the report says why
+        build_exoego4d(root, tmp_path / "out", categories=["cooking"], progress=False)
     report = json.loads((tmp_path / "out" / "build_report.json").read_text())
-    entry = next(s for s in report["skipped"] if s["take_uid"] == take.take_uid)
-    assert entry["reason"] == "calibration_failed"
-    assert "gopro_calibs.csv" in entry["detail"] and "line 3" in entry["detail"] and "unit quaternion" in entry["detail"]
+    entry = next(s for s in report["skipped"] if s["take_uid"] == hazard_root.takes[TAKE].take_uid)
+    assert entry["reason"] == "task_too_short"
+
+
+@pytest.mark.parametrize("body, match", [
+    ("{", "keystep_train.json: not valid JSON"),
+    (json.dumps({"annotations": {"u": {"segments": [{"start_time": "late", "end_time": 2}]}}}),
+     r"keystep_train.json: annotations\['u'\].segments\[0\]: expected finite numeric start_time"),
+    (json.dumps({"takes": []}), "expected an object with 'annotations'"),
+])
+def test_a_malformed_keystep_file_is_a_clear_error(hazard_root, tmp_path, body, match):
+    import shutil
+
+    root = tmp_path / "egoexo"
+    shutil.copytree(hazard_root.root, root)
+    (root / "annotations" / "keystep_train.json").write_text(body)
+    with pytest.raises(ConvertError, match=match):
+        build_exoego4d(root, tmp_path / "out", progress=False)
+
+
+def test_missing_metadata_files_are_clear_errors(hazard_root, tmp_path):
+    import shutil
+
+    root = tmp_path / "egoexo"
+    shutil.copytree(hazard_root.root, root)
+    (root / "annotations" / "splits.json").unlink()
+    with pytest.raises(ConvertError, match="annotations/splits.json not found"):
+        build_exoego4d(root, tmp_path / "out", progress=False)
+    (root / "takes.json").write_text("[{")
+    with pytest.raises(ConvertError, match="takes.json is not valid JSON"):
+        build_exoego4d(root, tmp_path / "out", progress=False)
 
 
 @pytest.mark.parametrize("setting", ["single-exo", "unseen-scenes"])

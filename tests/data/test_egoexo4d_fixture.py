@@ -16,8 +16,9 @@ import pytest
 
 from benchmark.data.egoexo4d import cameras as cam
 from benchmark.data.egoexo4d import projection as proj
+from benchmark.data.egoexo4d import protocol as P
 from benchmark.data.egoexo4d.fixture import (ARIA_VIDEO_NAME, BAD_CALIB_DEG, EXO_CALIB_SIZE, FixtureError, Hazards,
-                                             render_pinhole, write_fixture)
+                                             candidate_window_starts, render_pinhole, write_fixture)
 from benchmark.errors import UsageError
 from benchmark.video_io import read_video
 
@@ -43,7 +44,10 @@ HAZARDS = {0: Hazards(calibrated_exo=3, short_video=("cam02", 2)),
 def hz(tmp_path_factory):
     root = tmp_path_factory.mktemp("egoexo4d_hazards")
     return write_fixture(root, n_takes=4, n_frames=6, exo_size=(48, 27), ego_size=32, supersample=1,
-                         hazards=HAZARDS, n_points=1)
+                         hazards=HAZARDS, n_points=1, keysteps=KEYSTEPS)
+
+
+KEYSTEPS = {0: [(0.0, 0.1), (0.12, 0.19)], 2: [(0.05, 0.15)]}  # takes 0 and 3 are train, 1 test, 2 val
 
 
 def _takes(root):
@@ -308,7 +312,37 @@ def test_hazard_poses_missing_for_some_frames(hz):
             _route2_aria(hz.root, t, [i])
 
 
+def test_keystep_files_have_the_real_layout_for_train_and_val_takes(hz, fx):
+    train = json.loads((hz.root / "annotations" / "keystep_train.json").read_text())
+    val = json.loads((hz.root / "annotations" / "keystep_val.json").read_text())
+    assert set(train) == set(val) == {"annotations", "taxonomy", "vocabulary"}
+    t0, t2 = hz.takes[0], hz.takes[2]
+    assert list(train["annotations"]) == [t0.take_uid] and list(val["annotations"]) == [t2.take_uid]
+    entry = train["annotations"][t0.take_uid]
+    assert entry["take_name"] == t0.take_name and entry["take_uid"] == t0.take_uid
+    assert [(s["start_time"], s["end_time"]) for s in entry["segments"]] == KEYSTEPS[0]
+    assert {"step_id", "step_unique_id", "step_name", "step_description", "is_essential"} <= set(entry["segments"][0])
+    # the protocol reads them back; takes without keysteps (3: train, 1: test) keep the task interval
+    segs = P.read_keysteps([hz.root / "annotations" / f for f in ("keystep_train.json", "keystep_val.json")])
+    assert sorted(segs) == sorted([t0.take_uid, t2.take_uid])
+    assert [(t.interval_source, t.intervals) for t in hz.takes] == [
+        ("keystep", KEYSTEPS[0]), ("task", [(0.0, 0.2)]), ("keystep", KEYSTEPS[2]), ("task", [(0.0, 0.2)])]
+    assert all(t.candidate_starts == [] for t in hz.takes)  # 6 frames hold no 65-frame window
+    assert not (fx.root / "annotations" / "keystep_train.json").exists()  # written only when asked for
+
+
+def test_candidate_windows_tile_the_intervals_without_overlap():
+    assert candidate_window_starts([(0.0, 10.0)], 300) == [0, 65, 130, 195]
+    assert candidate_window_starts([(0.1, 2.4)], 69) == [3]  # ceil(3.0) .. min(floor(72), 68)
+    # the second interval (frames 30..180) starts after the first window; 130..194 does not fit in it
+    assert candidate_window_starts([(0.0, 3.0), (1.0, 6.0)], 300) == [0, 65]
+    assert candidate_window_starts([(0.0, 2.1)], 300) == []  # 64 frames
+
+
 @pytest.mark.parametrize("kwargs, match", [
+    ({"keysteps": {1: [(0.0, 1.0)]}}, "test take"),
+    ({"keysteps": {0: [(1.0, 0.5)]}}, "start_sec < end_sec"),
+    ({"keysteps": {7: []}}, "take index"),
     ({"n_takes": 0}, "n_takes"),
     ({"hazards": {5: Hazards()}}, "take index"),
     ({"hazards": {0: Hazards(calibrated_exo=5)}}, "calibrated_exo"),

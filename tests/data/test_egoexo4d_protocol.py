@@ -7,6 +7,7 @@ chosen rate, so the head motion of every window is known exactly."""
 import dataclasses
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -186,6 +187,45 @@ def test_task_intervals_prefer_keysteps_then_the_task_range():
         P.task_intervals(take, [{"start_time": "soon"}])
 
 
+def _keystep_doc(annotations):
+    return {"annotations": annotations, "taxonomy": {}, "vocabulary": {}}
+
+
+def test_keystep_files_give_segments_per_take_in_seconds(tmp_path):
+    seg = {"start_time": 0.85598, "end_time": 33.20377, "step_id": 31, "step_name": "Unbox package",
+           "step_description": "Unbox covid19 test package", "is_essential": True, "step_unique_id": 843}
+    train, val = tmp_path / "keystep_train.json", tmp_path / "keystep_val.json"
+    train.write_text(json.dumps(_keystep_doc({
+        "u1": {"take_uid": "u1", "take_name": "gt_covid_07_6", "scenario": "Covid-19 Rapid Antigen Test",
+               "segments": [seg, {**seg, "start_time": 33.204, "end_time": 56.6}]},
+        "u2": {"take_uid": "u2", "take_name": "x", "segments": []}})))
+    val.write_text(json.dumps(_keystep_doc({"u3": {"take_name": "y", "segments": [{**seg, "end_time": 4}]},
+                                            "u1": {"take_uid": "u1", "segments": [{**seg, "end_time": 1.0}]}})))
+    got = P.read_keysteps([train, val])
+    assert got == {"u1": [{"start_time": 0.85598, "end_time": 33.20377}, {"start_time": 33.204, "end_time": 56.6}],
+                   "u3": [{"start_time": 0.85598, "end_time": 4.0}]}  # u2 has none; the first file wins
+    assert P.task_intervals({"take_uid": "u1", "task_start_sec": 0, "task_end_sec": 90}, got["u1"]) == [
+        (0.85598, 33.20377), (33.204, 56.6)]
+    assert P.KEYSTEP_FILES == ("annotations/keystep_train.json", "annotations/keystep_val.json")
+
+
+@pytest.mark.parametrize("doc, match", [
+    ("[", "not valid JSON"),
+    (json.dumps([]), "expected an object with 'annotations'"),
+    (json.dumps(_keystep_doc({"u": {"take_name": "x"}})), r"annotations\['u'\]: expected an object with a 'segments'"),
+    (json.dumps(_keystep_doc({"u": {"segments": [{"start_time": 1}]}})), r"segments\[0\]: expected finite numeric"),
+    (json.dumps(_keystep_doc({"u": {"segments": [{"start_time": 1, "end_time": "NaN"}]}})), "finite numeric"),
+])
+def test_malformed_keystep_files_name_the_file_take_and_segment(tmp_path, doc, match):
+    path = tmp_path / "keystep_val.json"
+    path.write_text(doc)
+    with pytest.raises(UsageError, match=match) as e:
+        P.read_keysteps([path])
+    assert "keystep_val.json" in str(e.value)
+    with pytest.raises(UsageError, match="not found"):
+        P.read_keysteps([tmp_path / "keystep_train.json"])
+
+
 # ------------------------------------------------------------------------------------------------ cameras
 def test_exo_cameras_exclude_aria_collages_and_ego_worn_gopros_in_natural_order():
     take = {"frame_aligned_videos": {k: {} for k in
@@ -295,6 +335,13 @@ def test_unseen_scenes_split_by_physical_setting_not_by_the_official_split():
     assert len({s.split for s in covid}) == 1
 
 
+def test_category_of_a_take_is_the_first_matching_category_or_none():
+    cats = {t["take_uid"]: P.category_of(t) for t in _takes()}
+    assert cats == {"u3": "bike-repair", "u1": "bike-repair", "u2": "bike-repair", "u4": "bike-repair",
+                    "c1": "covid-test", "c2": "covid-test", "p1": "cpr", "k1": "cooking"}
+    assert P.category_of({"parent_task_id": 5000, "parent_task_name": "Music"}) is None
+
+
 def test_health_categories_match_by_task_id_or_task_name():
     assert [s.take_uid for s in P.select_takes(_takes(), SPLITS_JSON, "covid-test", "unseen-takes")] == ["c1", "c2"]
     assert [s.take_uid for s in P.select_takes(_takes(), SPLITS_JSON, "cpr", "unseen-takes")] == ["p1"]
@@ -331,6 +378,15 @@ def test_every_skip_reason_has_its_own_text():
     texts = [r.text for r in P.SkipReason]
     assert set(P.SKIP_REASON_TEXT) == set(P.SkipReason)
     assert all(len(t) > 20 for t in texts) and len(set(texts)) == len(texts)
+
+
+def test_a_malformed_camera_file_has_its_own_reason_and_every_reason_is_in_the_document():
+    reason = P.SkipReason("malformed_camera_file")
+    assert reason is P.SkipReason.MALFORMED_CAMERA_FILE and "malformed" in reason.text
+    assert reason not in (P.SkipReason.CALIBRATION_FAILED, P.SkipReason.MISSING_TRAJECTORY)
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "exoego4d-protocol.md").read_text()
+    missing = [r.value for r in P.SkipReason if f"| `{r.value}` |" not in doc]
+    assert missing == [], f"docs/exoego4d-protocol.md lacks the skip reasons {missing}"
 
 
 # ------------------------------------------------------------------------------------------------ clip ids

@@ -265,13 +265,16 @@ class EgoPoseExoCamera:
 class EgoPoseAriaCamera:
     """The Aria camera of a ``camera_pose`` file: ``K`` (3, 3) of the undistorted landscape pinhole of ``size``,
     ``frame_indices`` (N,) int64 sorted (frame ``i`` of the take's frame-aligned videos) and ``T_world_cam``
-    (N, 4, 4), one pose per listed frame (the files skip some frames)."""
+    (N, 4, 4), one pose per listed frame (the files skip some frames). ``frame_keys``: every key of the file as
+    written, in file order, including keys that are not non-negative integers (left out of ``frame_indices``):
+    whether they are usable frame indices is the protocol's ``check_frame_index_origin``, not a file error."""
 
     cam_id: str
     K: np.ndarray
     frame_indices: np.ndarray
     T_world_cam: np.ndarray
     size: tuple[int, int] = EGO_POSE_ARIA_SIZE
+    frame_keys: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -334,25 +337,22 @@ def read_ego_pose_cameras(path) -> EgoPoseCameras:
         K = _intrinsics(path, f"{cam}.camera_intrinsics", entry["camera_intrinsics"])
         ext = entry["camera_extrinsics"]
         if isinstance(ext, dict):
+            if not ext:
+                raise _err(path, f"key {cam}.camera_extrinsics", "expected at least one frame")
             frames, poses = [], []
             for frame_key, E in ext.items():
-                try:
-                    frame = int(frame_key)
-                except ValueError:
-                    frame = -1
-                if frame < 0:
-                    raise _err(path, f"key {cam}.camera_extrinsics.{frame_key}",
-                               "expected a non-negative frame index as key")
-                frames.append(frame)
-                poses.append(_world_to_cam(path, f"{cam}.camera_extrinsics.{frame_key}", E))
-            if not frames:
-                raise _err(path, f"key {cam}.camera_extrinsics", "expected at least one frame")
+                T = _world_to_cam(path, f"{cam}.camera_extrinsics.{frame_key}", E)
+                if str(frame_key).strip().isdigit():  # other keys stay in frame_keys for the protocol's check
+                    frames.append(int(frame_key))
+                    poses.append(T)
             order = np.argsort(frames, kind="stable")
             aria[cam] = EgoPoseAriaCamera(cam_id=cam, K=K, frame_indices=np.asarray(frames, dtype=np.int64)[order],
-                                          T_world_cam=np.stack(poses)[order])
+                                          T_world_cam=np.stack(poses)[order] if poses else np.zeros((0, 4, 4)),
+                                          frame_keys=tuple(ext))
         else:
             if "distortion_coeffs" not in entry:
-                raise _err(path, f"key {cam}", "expected 'distortion_coeffs' (4 fisheye coefficients) for an exo camera")
+                raise _err(path, f"key {cam}",
+                           "expected 'distortion_coeffs' (4 fisheye coefficients) for an exo camera")
             dist = np.asarray(entry["distortion_coeffs"], dtype=np.float64) \
                 if isinstance(entry["distortion_coeffs"], list) else np.zeros(0)
             if dist.shape != (4,) or not np.all(np.isfinite(dist)):
@@ -429,7 +429,8 @@ def read_online_calibration_rgb(path, label: str = "camera-rgb") -> list[AriaRgb
         key = f"{where}, key CameraCalibrations[{index}]"
         projection = cam.get("Projection") if isinstance(cam.get("Projection"), dict) else {}
         if projection.get("Name") != "FisheyeRadTanThinPrism":
-            raise _err(path, key + ".Projection.Name", f"expected 'FisheyeRadTanThinPrism', got {projection.get('Name')!r}")
+            raise _err(path, key + ".Projection.Name",
+                       f"expected 'FisheyeRadTanThinPrism', got {projection.get('Name')!r}")
         try:
             params = np.asarray(projection.get("Params"), dtype=np.float64)
         except (TypeError, ValueError):

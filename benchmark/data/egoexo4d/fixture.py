@@ -4,6 +4,7 @@
 ``shared/refs/egoexo4d.md`` and the readers in ``benchmark.data.egoexo4d.cameras``) for a few short takes::
 
     takes.json  captures.json  annotations/splits.json
+    annotations/keystep_train.json  annotations/keystep_val.json        only with ``keysteps=``
     annotations/ego_pose/<split>/camera_pose/<take_uid>.json           route 1 (world-to-camera, undistorted K)
     captures/<capture_name>/timesync.csv                                take frame i <-> row start_idx + 1 + i
     takes/<take_name>/frame_aligned_videos/cam01.mp4 .. cam04.mp4       exo, Kannala-Brandt distorted
@@ -30,8 +31,9 @@ microseconds (whole microseconds: ns -> us is exact, and the nearest 1 kHz traje
 at global time ``G0 + j / 30`` seconds. The world is z up, metres, gravity along -z.
 
 :class:`Hazards` injects, per take, the defects the converter must detect and report. :class:`FixtureTruth`
-holds the true cameras, a few known static 3D points with their true pixels in every view, and
-:func:`render_pinhole` re-renders any take with any pinhole camera (the reference for undistortion).
+holds the true cameras, a few known static 3D points with their true pixels in every view, each take's intervals
+(keystep segments or task range) with the candidate clip windows they give (:func:`candidate_window_starts`),
+and :func:`render_pinhole` re-renders any take with any pinhole camera (the reference for undistortion).
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ TRAJECTORY_MARGIN_MS = 20  # trajectory samples before the first and after the l
 ONLINE_CALIB_PERIOD_US = 100_000
 SPLIT_CYCLE = ("train", "test", "val")
 GRAVITY_WORLD = (0.0, 0.0, -9.81)
+CLIP_SPAN_FRAMES = 65  # protocol 1.0: 17 frames every 4th source frame (restated here: the truth is independent)
+KEYSTEP_FILES = {"train": "keystep_train.json", "val": "keystep_val.json"}  # test takes have no public keysteps
 
 # (parent_task_name, parent_task_id, task_name, task_id, short name): real Ego-Exo4D scenario ids
 SCENARIOS = (
@@ -103,7 +107,8 @@ class Hazards:
             the videos of all four are still written, as when a camera's calibration failed.
         bad_quality_cam: this camera's gopro_calibs.csv row gets ``quality`` 0.0 and a wrong pose (rotated
             ``BAD_CALIB_DEG`` degrees and moved ``BAD_CALIB_M`` metres); route 1 keeps the true pose.
-        missing_trajectory: the take's ``trajectory/`` folder is not written (route 1 is).
+        missing_trajectory: the take's ``trajectory/`` folder is not written (route 1 is, but without the lens
+            calibrations of that folder neither route can resample the take's pixels).
         short_video: ``(cam_id, n)``: that camera's video lacks its last ``n`` frames, while takes.json, the
             timesync rows and the other videos say ``n_frames``.
         ego_lag_frames: the Aria stream lags the exo streams: Aria frame i shows instant ``i - lag``. Its own
@@ -210,6 +215,12 @@ class TakeTruth:
     hazards: Hazards
     tensors_exo: SceneTensors = field(repr=False)  # the scene at the exo frames' instants (T frames)
     tensors_ego: SceneTensors = field(repr=False)  # the scene at the Aria frames' instants
+    # where clips may be cut: the keystep segments written for the take (seconds), or the take's task interval
+    intervals: list = field(default_factory=list)
+    interval_source: str = "task"  # "keystep" when the keystep files list the take
+    # start frames of the protocol's candidate windows (65 frames tiled back to back inside the intervals, see
+    # candidate_window_starts), before the pose and head-motion rules
+    candidate_starts: list = field(default_factory=list)
 
 
 @dataclass
@@ -472,7 +483,7 @@ def _check_hazards(hazards: Hazards, n_frames: int, where: str) -> None:
 
 def write_fixture(root, *, n_takes: int = 2, n_frames: int = 8, seed: int = 0, exo_size=(96, 54),
                   ego_size: int = 64, supersample: int = 2, hazards: dict | None = None,
-                  n_points: int = 4) -> FixtureTruth:
+                  n_points: int = 4, keysteps: dict | None = None) -> FixtureTruth:
     """Write a miniature Ego-Exo4D download under ``root`` and return its ground truth.
 
     Args:
@@ -483,6 +494,9 @@ def write_fixture(root, *, n_takes: int = 2, n_frames: int = 8, seed: int = 0, e
             (standing for 1408). supersample: ray samples per pixel along each axis (anti-aliasing).
         hazards: ``{take_index: Hazards(...)}``: defects to inject (see :class:`Hazards`).
         n_points: known static 3D points per take (fewer if cam01 sees too few static surfaces).
+        keysteps: ``{take_index: [(start_sec, end_sec), ...]}``: keystep segments of train / val takes. When
+            given (even empty), ``annotations/keystep_train.json`` and ``keystep_val.json`` are written in the real
+            layout (see ``protocol.read_keysteps``); when None, no keystep file is written.
     Returns:
         :class:`FixtureTruth`.
     """
@@ -499,6 +513,7 @@ def write_fixture(root, *, n_takes: int = 2, n_frames: int = 8, seed: int = 0, e
         if not (isinstance(k, int) and 0 <= k < n_takes):
             raise FixtureError(f"hazards: key {k!r} is not a take index 0..{n_takes - 1}")
         _check_hazards(hazards[k], n_frames, f"hazards[{k}]")
+    segments = _check_keysteps(keysteps, n_takes)
     root.mkdir(parents=True, exist_ok=True)
     takes_json, captures_json, truths = [], [], []
     split_of, benchmark_of = {}, {}
@@ -506,6 +521,11 @@ def write_fixture(root, *, n_takes: int = 2, n_frames: int = 8, seed: int = 0, e
         for k in range(n_takes):
             take, entry, capture = _write_take(root, k, n_frames, seed, exo_size, ego_size, supersample,
                                                hazards.get(k, Hazards()), n_points)
+            if segments.get(k):
+                take.intervals, take.interval_source = list(segments[k]), "keystep"
+            else:
+                take.intervals = [(entry["task_start_sec"], entry["task_end_sec"])]
+            take.candidate_starts = candidate_window_starts(take.intervals, n_frames)
             truths.append(take)
             takes_json.append(entry)
             captures_json.append(capture)
@@ -516,7 +536,67 @@ def write_fixture(root, *, n_takes: int = 2, n_frames: int = 8, seed: int = 0, e
     (root / "annotations").mkdir(exist_ok=True)
     (root / "annotations" / "splits.json").write_text(
         json.dumps({"take_uid_to_split": split_of, "take_uid_to_benchmark": benchmark_of}, indent=1))
+    if keysteps is not None:
+        _write_keysteps(root / "annotations", truths, takes_json)
     return FixtureTruth(root=root, takes=truths, exo_size=exo_size, ego_size=ego_size)
+
+
+def _check_keysteps(keysteps, n_takes: int) -> dict:
+    out = {}
+    for k, segs in (keysteps or {}).items():
+        if not (isinstance(k, int) and 0 <= k < n_takes):
+            raise FixtureError(f"keysteps: key {k!r} is not a take index 0..{n_takes - 1}")
+        if SPLIT_CYCLE[k % len(SPLIT_CYCLE)] not in KEYSTEP_FILES:
+            raise FixtureError(f"keysteps[{k}]: take {k} is a test take; Ego-Exo4D publishes keysteps for train "
+                               f"and val takes only")
+        pairs = []
+        for seg in segs:
+            try:
+                a, b = float(seg[0]), float(seg[1])
+            except (TypeError, ValueError, IndexError):
+                raise FixtureError(f"keysteps[{k}]: expected (start_sec, end_sec) pairs, got {seg!r}") from None
+            if not 0 <= a < b:
+                raise FixtureError(f"keysteps[{k}]: expected 0 <= start_sec < end_sec, got {seg!r}")
+            pairs.append((a, b))
+        out[k] = pairs
+    return out
+
+
+def candidate_window_starts(intervals, n_frames: int, span: int = CLIP_SPAN_FRAMES, fps: int = FPS) -> list:
+    """Start frames of windows of ``span`` frames laid back to back from the first frame of each interval
+    (``ceil(fps a) .. floor(fps b)``, clamped to the video), never overlapping an earlier one: the protocol's
+    tiling, written out independently so that the truth does not come from the code under test."""
+    starts, free = [], 0
+    for a, b in sorted(intervals):
+        first = max(math.ceil(a * fps - 1e-6), 0)
+        last = min(math.floor(b * fps + 1e-6), n_frames - 1)
+        s = max(first, free)
+        while s + span - 1 <= last:
+            starts.append(s)
+            s += span
+            free = s
+    return starts
+
+
+def _write_keysteps(folder: Path, truths: list, takes_json: list) -> None:
+    """``keystep_train.json`` / ``keystep_val.json`` in the layout of Ego-Exo4D's keystep annotations."""
+    entries = {t["take_uid"]: t for t in takes_json}
+    for split, name in KEYSTEP_FILES.items():
+        annotations = {}
+        for t in truths:
+            if t.split != split or t.interval_source != "keystep":
+                continue
+            annotations[t.take_uid] = {
+                "take_uid": t.take_uid, "take_name": t.take_name, "scenario": entries[t.take_uid]["task_name"],
+                "annotation_meta": {"annotation_uid": str(uuid.UUID(int=len(annotations) + 1)), "annotator_id": 1},
+                "segments": [{"start_time": a, "end_time": b, "step_id": 2 + i, "step_unique_id": 800 + i,
+                              "step_name": f"step {i}", "step_description": f"fixture step {i}",
+                              "is_essential": True} for i, (a, b) in enumerate(t.intervals)]}
+        doc = {"annotations": annotations,
+               "taxonomy": {s[2]: {"0": {"id": 0, "is_leafnode": False, "name": s[2], "parent_id": None,
+                                         "parent_name": None}} for s in SCENARIOS},
+               "vocabulary": {str(800 + i): f"step {i}" for i in range(4)}}
+        (folder / name).write_text(json.dumps(doc, indent=1))
 
 
 def _write_take(root: Path, k: int, n: int, seed: int, exo_size, ego_size: int, ss: int, hz: Hazards,

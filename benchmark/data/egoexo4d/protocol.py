@@ -12,16 +12,17 @@ What a clip is (protocol 1.0)
 How a take becomes clips
     :func:`select_takes` picks the takes of a category and assigns each a split for a setting;
     :func:`usable_exo_cameras` / :func:`choose_exo_views` pick its four exo cameras;
-    :func:`task_intervals` reads where the task happens (keystep segments, else ``task_start_sec`` ..
-    ``task_end_sec``); :func:`clip_windows` tiles those intervals with non-overlapping windows and keeps the
-    ones with complete ego poses and enough head motion; :func:`choose_single_exo` picks the one view of
-    the ``single-exo`` setting. Every take that yields nothing gets a :class:`SkipReason`.
+    :func:`task_intervals` reads where the task happens (keystep segments of :func:`read_keysteps`, else
+    ``task_start_sec`` .. ``task_end_sec``); :func:`clip_windows` tiles those intervals with non-overlapping
+    windows and keeps the ones with complete ego poses and enough head motion; :func:`choose_single_exo` picks
+    the one view of the ``single-exo`` setting. Every take that yields nothing gets a :class:`SkipReason`.
 
 The manifest
     One :class:`ManifestRow` per (setting, clip); :func:`write_manifest` / :func:`read_manifest` store it as
     JSON (one row per line), and :func:`manifest_identity` is its content hash (definition
     ``exoego4d-manifest-v1``: canonical JSON rows, sorted, sha256), independent of row order.
-    :func:`read_outside_clip_list` turns a peer's clip list (CSV or JSON) into manifest rows.
+    :func:`read_outside_clip_list` turns a peer's clip list (CSV or JSON) into manifest rows; its rows take the
+    category of their take (:func:`category_of`).
 
 Everything here needs only numpy; nothing reads videos.
 """
@@ -213,6 +214,12 @@ class SkipReason(str, Enum):
     TASK_TOO_SHORT = "task_too_short"
     POSES_MISSING = "poses_missing"
     LOW_HEAD_MOTION = "low_head_motion"
+    MALFORMED_CAMERA_FILE = "malformed_camera_file"
+    # rows of an outside clip list (the take-level reasons above apply to them too)
+    UNKNOWN_TAKE = "unknown_take"
+    CAMERA_UNUSABLE = "camera_unusable"
+    FRAMES_OUT_OF_RANGE = "frames_out_of_range"
+    OTHER_CATEGORY = "other_category"
 
     @property
     def text(self) -> str:
@@ -226,8 +233,10 @@ SKIP_REASON_TEXT = {
     SkipReason.NOT_ENOUGH_EXO: "fewer than 4 calibrated exo cameras (ego-worn GoPros do not count)",
     SkipReason.CALIBRATION_FAILED: "fewer than 4 exo cameras left after dropping those whose calibration failed "
                                    "(gopro_calibs.csv quality != 1)",
-    SkipReason.MISSING_TRAJECTORY: "no ego trajectory: neither an ego-pose camera_pose file nor "
-                                   "trajectory/closed_loop_trajectory.csv with online calibration",
+    SkipReason.MISSING_TRAJECTORY: "no usable camera files: the Aria lens calibration "
+                                   "(trajectory/online_calibration.jsonl) is missing, or neither an ego-pose "
+                                   "camera_pose file nor trajectory/closed_loop_trajectory.csv with the capture's "
+                                   "timesync gives the ego poses",
     SkipReason.UNREADABLE_VIDEO: "a frame-aligned video (ego or one of the 4 exo views) cannot be decoded",
     SkipReason.SHORT_VIDEO: "a frame-aligned video has more than 2 frames fewer than the take's duration "
                             "implies, or fewer than the other streams",
@@ -241,6 +250,15 @@ SKIP_REASON_TEXT = {
                               "(windows are dropped, never scored with a null pose)",
     SkipReason.LOW_HEAD_MOTION: "no candidate window has 10 degrees of head rotation or 10 cm of head "
                                 "translation",
+    SkipReason.MALFORMED_CAMERA_FILE: "a camera file the take needs (gopro_calibs.csv, closed_loop_trajectory.csv, "
+                                      "online_calibration.jsonl or the ego-pose camera_pose file) is malformed: "
+                                      "a missing column or key, a non-number, a non-unit quaternion or a "
+                                      "rotation that is not orthonormal (the detail names the file and line)",
+    SkipReason.UNKNOWN_TAKE: "outside clip list: takes.json has no take with this take_uid",
+    SkipReason.CAMERA_UNUSABLE: "outside clip list: a listed camera is not a calibrated, good-quality exo camera "
+                                "of the take with a pose (or the ego camera is not aria01)",
+    SkipReason.FRAMES_OUT_OF_RANGE: "outside clip list: the clip's last frame is past the end of the take's videos",
+    SkipReason.OTHER_CATEGORY: "outside clip list: the take's category is not among the requested categories",
 }
 
 
@@ -360,6 +378,63 @@ def task_intervals(take: Mapping, keystep_segments: Sequence[Mapping] | None = N
         return []
     a, b = float(a), float(b)
     return [(a, b)] if b > a else []
+
+
+KEYSTEP_FILES = ("annotations/keystep_train.json", "annotations/keystep_val.json")
+
+
+def read_keysteps(paths) -> dict[str, list[dict]]:
+    """Keystep segments per take from Ego-Exo4D's keystep annotation files.
+
+    Layout (Ego-Exo4D docs, ``docs/annotations/keystep.md`` of EGO4D/Ego-Exo4D-docs; read the same way by
+    Exo2Ego-V's ``scripts_preprocess/extract_frames_from_videos.py``): one JSON object with ``annotations``,
+    ``taxonomy`` and ``vocabulary``; ``annotations`` maps a take_uid to ``{"take_uid", "take_name", "scenario",
+    "segments": [{"start_time", "end_time", "step_id", "step_unique_id", "step_name", "step_description",
+    "is_essential"}, ...]}`` with times in seconds of the take. Only ``start_time`` / ``end_time`` are used.
+
+    Args:
+        paths: the files to read (``keystep_train.json``, ``keystep_val.json``); a take listed in two files keeps
+            the segments of the first.
+    Returns:
+        ``{take_uid: [{"start_time": float, "end_time": float}, ...]}`` for every take with segments.
+    Raises:
+        ProtocolError naming the file, the take and the segment when the layout is not the one above.
+    """
+    out: dict[str, list[dict]] = {}
+    for path in paths:
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ProtocolError(f"{path}: keystep annotation file not found") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ProtocolError(f"{path}: not valid JSON ({e})") from None
+        annotations = doc.get("annotations") if isinstance(doc, dict) else None
+        if not isinstance(annotations, Mapping):
+            raise ProtocolError(f"{path}: expected an object with 'annotations' (take_uid -> take with 'segments'), "
+                                f"as Ego-Exo4D's keystep_train.json / keystep_val.json")
+        for key, take in annotations.items():
+            if not isinstance(take, Mapping) or not isinstance(take.get("segments"), list):
+                raise ProtocolError(f"{path}: annotations[{key!r}]: expected an object with a 'segments' list")
+            uid = str(take.get("take_uid") or key)
+            segments = []
+            for i, seg in enumerate(take["segments"]):
+                try:
+                    a, b = float(seg["start_time"]), float(seg["end_time"])
+                    if not (math.isfinite(a) and math.isfinite(b)):
+                        raise ValueError
+                except (KeyError, TypeError, ValueError):
+                    raise ProtocolError(f"{path}: annotations[{key!r}].segments[{i}]: expected finite numeric "
+                                        f"start_time and end_time (seconds), got {seg!r}") from None
+                segments.append({"start_time": a, "end_time": b})
+            if segments:
+                out.setdefault(uid, segments)
+    return out
+
+
+def category_of(take: Mapping, protocol: Protocol = PROTOCOL_V1) -> str | None:
+    """The protocol category of a takes.json entry (the first that matches), or None."""
+    return next((c.name for c in protocol.categories if c.matches(take)), None)
 
 
 # ----------------------------------------------------------------------------------------------------------------
