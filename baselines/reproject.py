@@ -94,6 +94,7 @@ def fill_holes(image: torch.Tensor, filled: torch.Tensor, max_iters: int = 256) 
 class Reproject(Generator):
     tracks = ("exo-only", "first-frame")
     oracle = True
+    needs_exo_depth = True
 
     def __init__(self, supersample: int = 3, fill_holes: bool = True, near: float = 0.2):
         # the user's --method-arg values: a wrong one is a usage error naming it, not a traceback on the first clip

@@ -14,19 +14,27 @@ DEFAULT_METHODS = ("exo2egosyn", "exo2egosyn-no-align", "exo2egosyn-no-multiexoc
 
 
 def run_ablation(out, *, methods=DEFAULT_METHODS, seeds=(0, 1), dataset="synth", split="test", root=None,
-                 limit=None, reference="exo2egosyn", n_boot=1000, progress=True) -> Path:
+                 config=None, limit=None, reference="exo2egosyn", n_boot=1000, progress=True) -> Path:
     from leaderboard.ablation import render_ablation
 
+    from . import registry
+    from .data import load_split
     from .runner import run
 
     out = Path(out)
-    failed = []
+    failed, not_run = [], []
+    if not load_split(dataset, split, root=root, config=config).has_exo_depth:
+        # the default set includes the oracle-depth baseline; on data without depth it is left out, and said so
+        not_run = [m for m in methods if getattr(registry.method_class(m), "needs_exo_depth", False)]
+        methods = [m for m in methods if m not in not_run]
     for seed in seeds:
         for method in methods:
-            report = run(method, dataset=dataset, split=split, out=out / f"seed{seed}", root=root, limit=limit,
-                         seed=seed, n_boot=n_boot, progress=progress)
+            report = run(method, dataset=dataset, split=split, out=out / f"seed{seed}", root=root, config=config,
+                         limit=limit, seed=seed, n_boot=n_boot, progress=progress)
             failed += [(seed, method, f["clip_id"]) for f in report.failed]
     text = render_ablation(out, reference=reference, n_boot=n_boot)
+    if not_run:
+        text += f"\nNot run: {', '.join(not_run)} (needs exo depth maps, which {dataset}/{split} does not provide).\n"
     if failed:
         text += f"\n{len(failed)} clip run(s) failed: " + ", ".join(f"{m}/seed{s}/{c}" for s, m, c in failed) + "\n"
     (out / "ABLATION.md").write_text(text)

@@ -53,7 +53,7 @@ def check(*, reference: Path | None = None, methods=None, limit: int | None = 8,
     """
     from leaderboard.regression import compare_runs
 
-    from .results import load_results
+    from .results import dataset_config, load_results
     from .runner import run
 
     stream = stream or sys.stdout
@@ -80,7 +80,8 @@ def check(*, reference: Path | None = None, methods=None, limit: int | None = 8,
         for method in chosen:
             ref = load_results(runs[method] / "results.json")
             ds = ref["dataset"]
-            report = run(method, dataset=ds["name"], split=ds["split"], root=root, out=Path(out) / method,
+            report = run(method, dataset=ds["name"], split=ds["split"], root=root, config=dataset_config(ref),
+                         out=Path(out) / method,
                          limit=limit, seed=int(ref["seed"]), track=ds.get("track", "exo-only"),
                          method_kwargs=_method_kwargs(runs[method]), progress=progress,
                          n_boot=int((ref.get("bootstrap") or {}).get("n_boot", 1000)),

@@ -321,7 +321,7 @@ def cmd_ablation(args) -> int:
     seeds = _int_list("--seeds", args.seeds)
     with _quiet_if(args.no_progress):
         path = run_ablation(args.out, methods=methods, seeds=seeds, dataset=args.dataset, split=args.split,
-                            root=args.root, limit=args.limit, reference=args.reference, n_boot=args.n_boot,
+                            root=args.root, config=args.config, limit=args.limit, reference=args.reference, n_boot=args.n_boot,
                             progress=not args.no_progress)
     print(path.read_text())
     print(f"wrote {path}")
@@ -523,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--reference", default="exo2egosyn", help="method compared (paired, per clip) to the others")
     ab.add_argument("--dataset", default="synth", help="dataset name")
     ab.add_argument("--root", default=None, help=_ROOT_HELP)
+    ab.add_argument("--config", default="default", help=_CONFIG_HELP)
     ab.add_argument("--split", default="test", help="split of the dataset to run on")
     ab.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                     help="only the first N clips of the split (default: all)")

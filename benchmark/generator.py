@@ -32,6 +32,8 @@ class Generator(abc.ABC):
     oracle: bool = False
     #: Fewest exo views the method can work with; a clip with fewer fails its input check (rule ``views``).
     min_views: int = 1
+    #: True when the method needs ``inputs.exo_depth``: the runner refuses datasets without depth before it starts.
+    needs_exo_depth: bool = False
 
     @abc.abstractmethod
     def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:

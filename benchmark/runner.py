@@ -394,6 +394,10 @@ def run(
     generator = registry.build(method, **(method_kwargs or {}))
     if track not in generator.tracks:
         raise UsageError(f"method {method!r} does not support track {track!r} (supports {generator.tracks})")
+    if getattr(generator, "needs_exo_depth", False) and not clips.has_exo_depth:
+        # refused before the run folder exists: every clip would fail the same way
+        raise UsageError(f"method {method!r} needs exo depth maps, which {clips.label} does not provide (its clips "
+                         f"have no depth files); run it on a dataset with depth (e.g. synth) or choose another method")
     min_views = int(getattr(generator, "min_views", 1))
     _claim_run_dir(out_dir, _run_fingerprint(spec, generator, method_kwargs, seed, track, clips), overwrite)
     videos = out_dir / "videos"

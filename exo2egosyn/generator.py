@@ -39,7 +39,10 @@ OFFLOAD_CHOICES = (None, "model", "sequential")
 DTYPE_CHOICES = ("float32", "float16", "bfloat16", "float64")
 MODULE_NAMES = ("align", "multiexocon", "poseinj")
 
-_TINY_DEFAULTS = dict(num_inference_steps=12, guidance_scale=1.0, max_sequence_length=64, max_area=None)
+# The tiny checkpoints are trained at 64 x 64 (configs.RESOLUTIONS["tiny"]): they work at that area and the output
+# is resized to the clip's ego size. On SynthEgoExo (ego 64 x 64) this changes nothing; on ExoEgo4D (256 x 256) it
+# keeps the model at the resolution it learned and the tokens 16x fewer.
+_TINY_DEFAULTS = dict(num_inference_steps=12, guidance_scale=1.0, max_sequence_length=64, max_area=64 * 64)
 _REAL_DEFAULTS = dict(num_inference_steps=50, guidance_scale=5.0, max_sequence_length=512, max_area=704 * 1280)
 
 

@@ -185,6 +185,11 @@ class ClipSet:
     def __len__(self) -> int:
         return len(self._rows)
 
+    @property
+    def has_exo_depth(self) -> bool:
+        """True when every clip ships exo depth maps (SynthEgoExo does; ExoEgo4D, converted from video, does not)."""
+        return bool(self._rows) and all(r.get("depth") for r in self._rows)
+
     def __repr__(self) -> str:
         config = "" if self.config == fmt.DEFAULT_CONFIG else f", config={self.config!r}"
         return f"ClipSet({self.name!r}, {self.split!r}, {len(self)} clips{config}, root={str(self.root)!r})"
