@@ -242,6 +242,11 @@ def cmd_data_build(args) -> int:
         what = "takes" if args.clip_list is None else "listed clips"
         print(f"built {path}: {n} clips from {len(report['takes_used'])} takes; skipped {what} "
               f"{report['skip_counts']} (see {path / 'build_report.json'})")
+        from .data.egoexo4d.committed import summary_line
+
+        line = summary_line(report.get("committed_manifest"))
+        if line:
+            print(line)
         return 0
     if args.root or args.categories or args.workers != 1 or args.setting != "unseen-takes" or args.clip_list \
             or args.clip_list_name:

@@ -81,6 +81,7 @@ from benchmark.video_io import read_video, write_video
 from .. import hf_format as fmt
 from .. import identity
 from . import cameras as cam_io
+from . import committed
 from . import projection as proj
 from . import protocol as P
 from .resample import Resampler, rot90_maps
@@ -705,7 +706,7 @@ def _outside_jobs(rows: list, by_uid: dict, cats, protocol: P.Protocol):
 
 def build_exoego4d(root, out, *, categories=None, setting: str = "unseen-takes", workers: int = 1,
                    progress: bool = True, protocol: P.Protocol = P.PROTOCOL_V1, clip_list=None,
-                   clip_list_name: str | None = None):
+                   clip_list_name: str | None = None, committed_manifests=None):
     """Convert the Ego-Exo4D download at ``root`` into the ExoEgo4D dataset folder ``out`` (one setting).
 
     Args:
@@ -716,6 +717,8 @@ def build_exoego4d(root, out, *, categories=None, setting: str = "unseen-takes",
             ``outside-<name>``, clip ids start with the name, and ``categories`` (protocol categories, or the
             slug of another scenario) keeps the rows of those takes only. Each row that cannot be made is in the
             report with its reason.
+        committed_manifests: folder of committed protocol manifests (default: the package's, see
+            ``committed.py``); a protocol build is compared with its setting's (report ``committed_manifest``).
     Returns:
         ``(out as a Path, report dict)``; the report is also ``out/build_report.json``.
     """
@@ -844,6 +847,9 @@ def build_exoego4d(root, out, *, categories=None, setting: str = "unseen-takes",
 
     report = _finish(out, root, records, skipped, resumed, cats, setting, protocol)
     report["keystep_files"] = keystep_files
+    # a protocol build must reproduce the committed manifest of its setting (an outside list has none)
+    report["committed_manifest"] = None if outside else committed.compare_with_committed(
+        P.read_manifest(out / PROTOCOL_MANIFEST, protocol), setting, cats, protocol, committed_manifests)
     if outside:
         report["clip_list"] = {"path": str(Path(clip_list).expanduser().absolute()), "name": name,
                                "rows": len(list_rows), "converted": sum(len(r["rows"]) for r in records),
@@ -883,7 +889,8 @@ def _finish(out: Path, root: Path, records: list, skipped: list, resumed: list, 
     P.write_manifest(out / PROTOCOL_MANIFEST, mrows, protocol)
     manifest = {"name": DATASET_NAME, "pretty_name": PRETTY_NAME, "version": protocol.version,
                 "format_version": fmt.FORMAT_VERSION, "identity_definition": identity.DEFINITION,
-                "license": "other", "protocol": protocol.describe(),
+                "license": "other", "tags": ["egocentric", "exocentric", "video", "novel-view-synthesis", "ego-exo4d"],
+                "protocol": protocol.describe(),
                 "protocol_manifest_identity": P.manifest_identity(mrows),
                 "build": {"setting": setting, "categories": cats, "converter_version": CONVERTER_VERSION,
                           "camera_routes": dict(sorted(Counter(str(r.get("camera_route")) for r in records).items()))},
