@@ -948,6 +948,13 @@ def dataset_card_text(manifest: dict, report: dict) -> str:
     b = manifest["build"]
     counts = "\n".join(f"| {s} | {c} | {n} |" for s, cats in report["clips"].items() for c, n in cats.items())
     skips = ", ".join(f"{k}: {v}" for k, v in report["skip_counts"].items()) or "none"
+    routes = ", ".join(f"{k}: {v}" for k, v in (b.get("camera_routes") or {}).items()) or "none"
+    if str(b["setting"]).startswith("outside-"):
+        clip_shape = ("the clips of an outside clip list, with its own frames, stride and cameras (see "
+                      "`exoego4d_manifest.json`).")
+    else:
+        clip_shape = (f'{p["num_frames"]} frames every {p["stride"]}-th frame of the 30 fps frame-aligned take '
+                      f'videos ({p["span_sec"]:.2f} s), stored at {p["stored_fps"]:g} fps.')
     return f"""# ExoEgo4D (protocol {p["version"]}, setting `{b["setting"]}`)
 
 Exocentric-to-egocentric clips converted from a local, licensed copy of
@@ -963,16 +970,16 @@ list (`{PROTOCOL_MANIFEST}`, identity `{manifest["protocol_manifest_identity"]}`
 
 ## Clips
 
-- {p["num_frames"]} frames every {p["stride"]}-th frame of the 30 fps frame-aligned take videos
-  ({p["span_sec"]:.2f} s), stored at {p["stored_fps"]:g} fps.
+- {clip_shape}
 - Ego: Aria RGB undistorted (Fisheye624) to a {p["ego_size"][0]}x{p["ego_size"][1]} upright pinhole, f =
-  {p["ego_focal_px"]:g} px, principal point at the centre; one pose per frame from the Aria trajectory.
+  {p["ego_focal_px"]:g} px, principal point at the centre; one pose per frame, from the Aria trajectory (route
+  2) or the ego-pose camera files (route 1); takes per route: {routes}.
 - Exo: {p["n_exo_views"]} GoPro views (1 in `single-exo`) undistorted (Kannala-Brandt) to
   {p["exo_size"][0]}x{p["exo_size"][1]} pinholes whose K is the calibration's pinhole part scaled from 3840x2160.
 - Cameras: camera-to-world `T_world_cam` (metres, OpenCV axes) in Ego-Exo4D's world frame (z up); K in pixels
   of the stored resolution. No depth.
-- Categories: {", ".join(b["categories"])}; setting `{b["setting"]}`; configs per category are rows with that
-  `category` (one parquet per split).
+- Categories: {", ".join(b["categories"])}; setting `{b["setting"]}`; one config per category,
+  `<category>-{b["setting"]}` (`data/<config>/<split>.parquet`), and `default` with every clip.
 
 | split | category | clips |
 |---|---|---|
