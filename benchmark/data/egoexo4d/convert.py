@@ -97,6 +97,10 @@ ARIA_RGB_STREAM = "214-1"
 ARIA_CROP_AT_2880 = 32.0  # the 1408 recording is the 2880 sensor image cropped 32 px per side, then halved
 ARIA_RECORDING_SIZE = 1408
 POSE_MAX_GAP_US = 1000  # the trajectory is 1 kHz: a frame farther than 1 ms from every sample has no pose
+# frame threads per decoded video (_decode_lockstep). Lockstep decoding of the throughput benchmark's 448 videos
+# on 16 idle CPUs: none 1.7-1.8 s, +30 MiB peak; 2 threads 1.5 s, +44; 4 threads 1.15-1.27 s, +69; FFmpeg's
+# own count (17 there) 1.22-1.31 s, +196 MiB: 4 threads give all of the speed at a third of the memory
+DECODE_THREADS = 4
 KB3, F624 = proj.KB3, proj.FISHEYE624
 ROUTE_TRAJECTORY = "trajectory"  # route 2: gopro_calibs.csv + closed_loop_trajectory.csv + timesync
 ROUTE_EGO_POSE = "ego_pose"  # route 1: annotations/ego_pose/<split>/camera_pose/<take_uid>.json
@@ -166,6 +170,26 @@ def _timesync(root: Path, take: dict) -> tuple[dict | None, str]:
         return None, "takes.json / captures.json give no capture or timesync_start_idx for the take"
     rel = capture.get("timesync_csv_path") or f"captures/{capture.get('capture_name') or ''}/timesync.csv"
     path = root / rel
+    first = int(start_idx) + 1
+    # a capture's timesync is 30 Hz for the whole capture (tens of thousands of rows, dozens of columns) and is
+    # read once per take: pyarrow's C reader splits it where it reads the file as csv.DictReader does, and each
+    # column is parsed at once where every cell is a plain number (the same doubles as float(), see
+    # cam_io.decimal_floats); anything else is read exactly as before, cell by cell
+    fast = cam_io.fast_csv_columns(path)
+    if fast is not None:
+        names, cells = fast
+        n_rows = len(cells[names[0]])
+        if n_rows <= first:
+            return None, f"{path}: {n_rows} rows, the take starts after row {first}"
+        cols = {}
+        for key in names:
+            part = cells[key].slice(first)
+            values = cam_io.decimal_floats(part)
+            if values is None:
+                values = _floats_or_none(part.to_pylist())
+            if values is not None:
+                cols[key] = values
+        return cols, str(path)
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -173,18 +197,26 @@ def _timesync(root: Path, take: dict) -> tuple[dict | None, str]:
         return None, f"{path} not found"
     except (UnicodeDecodeError, csv.Error) as e:
         return None, f"{path}: not a readable CSV file ({e})"
-    sel = rows[int(start_idx) + 1:]
+    sel = rows[first:]
     if not sel:
-        return None, f"{path}: {len(rows)} rows, the take starts after row {int(start_idx) + 1}"
+        return None, f"{path}: {len(rows)} rows, the take starts after row {first}"
     cols = {}
     for key in sel[0]:
         if key is None:
             continue
-        try:
-            cols[key] = np.array([float(r[key]) if r.get(key) not in ("", None) else np.nan for r in sel])
-        except ValueError:
-            continue
+        values = _floats_or_none([r.get(key) for r in sel])
+        if values is not None:
+            cols[key] = values
     return cols, str(path)
+
+
+def _floats_or_none(cells: list) -> np.ndarray | None:
+    """float64 (N,) of a timesync column's cells by Python's ``float``, empty (or missing) cells NaN; None when a
+    cell is not a number (the column is left out)."""
+    try:
+        return np.array([float(v) if v not in ("", None) else np.nan for v in cells], dtype=np.float64)
+    except ValueError:
+        return None
 
 
 def _per_frame(values: np.ndarray, n: int) -> np.ndarray:
@@ -490,12 +522,22 @@ def _plan_take(root: Path, take: dict, sel: P.SelectedTake, worn: list, protocol
             "ego_K": K_up, "ego_T": T_up, "ego_resample": ego_resample, "lag": lag}
 
 
-def _decode_lockstep(paths: dict, last_frame: int):
-    """Yield ``(i, {cam: uint8 (H, W, 3)})`` for frames 0..last_frame, decoding each video once."""
+def _decode_lockstep(paths: dict, last_frame: int, threads: bool = True):
+    """Yield ``(i, {cam: decoded PyAV VideoFrame})`` for frames 0..last_frame, decoding each video once
+    (``_to_rgb`` makes a frame uint8 (H, W, 3)).
+
+    ``threads``: FFmpeg's frame threading (``thread_type = "AUTO"``, ``DECODE_THREADS`` threads) for each
+    video; False leaves PyAV's default (slice threading, which H.264 files of one slice per frame do not use).
+    Frame threading gives the same frames bit for bit (H.264 decoding is exact, whatever the threads) and
+    overlaps the decoding of successive frames; its cost is a few frames of delay and memory per thread."""
     import av
 
     containers = {c: av.open(str(p)) for c, p in paths.items()}
     try:
+        if threads:
+            for ct in containers.values():
+                ct.streams.video[0].thread_type = "AUTO"
+                ct.streams.video[0].thread_count = DECODE_THREADS
         iters = {c: ct.decode(video=0) for c, ct in containers.items()}
         for i in range(last_frame + 1):
             frames = {}
@@ -607,7 +649,10 @@ def _write_clip(out: Path, sel, take, plan, w: int, buf, n_views: int | None, pr
         cid = P.clip_id(sel.take_uid, win.start, protocol)
     fps = protocol.source_fps / win.stride
     ego_video = np.stack(buf["ego"])
-    exo_video = np.stack([np.stack(buf["exo"][c]) for c in used])
+    first = buf["exo"][used[0]]
+    exo_video = np.empty((len(used), len(first), *first[0].shape), dtype=first[0].dtype)  # one copy, not two
+    for j, c in enumerate(used):
+        np.stack(buf["exo"][c], out=exo_video[j])
     clip = ExoEgoClip(
         clip_id=cid, category=sel.category, fps=fps, text=str(take.get("task_name") or ""),
         exo_video=exo_video, exo_cam_ids=used, exo_K=np.stack([plan["exo_K"][c] for c in used]),
@@ -615,11 +660,19 @@ def _write_clip(out: Path, sel, take, plan, w: int, buf, n_views: int | None, pr
         ego_video=ego_video, extra={"scene_id": sel.physical_setting_uid or ""}).validate()
     paths = fmt.clip_paths(sel.split, cid, used)
     paths["depth"] = None
+    # The read-back guards against an encoder that is not lossless (a PyAV / FFmpeg build whose libx264rgb
+    # ignores qp=0 or converts the pixel format, a frame lost at the flush). That is a property of the encoder
+    # settings, which are fixed (video_io: codec, qp 0, rgb24, one thread), and of the frame size, not of the
+    # pixels (lossless H.264 is lossless for any content), and every clip has the same two sizes (protocol
+    # ego_size, exo_size). So one video of each size is decoded and compared in full, frame count included: the
+    # ego and first exo video of the take's first window. Each converted take (so each worker process too) is
+    # checked; the read-back, a full decode of every written frame, is skipped for the other views and clips.
+    videos = [(paths["ego_video"], ego_video), *zip(paths["exo_videos"], exo_video)]
     err = 0
-    for rel, frames in [(paths["ego_video"], ego_video), *zip(paths["exo_videos"], exo_video)]:
+    for k, (rel, frames) in enumerate(videos):
         write_video(out / rel, frames, fps=fps)
-        back = read_video(out / rel)
-        err = max(err, int(np.abs(back.astype(np.int16) - frames.astype(np.int16)).max()))
+        if w == 0 and k < 2:
+            err = max(err, _lossless_error(out / rel, frames))
     row = fmt.clip_row(clip, sel.split, paths, take_uid=sel.take_uid, take_name=sel.take_name,
                        start_frame=int(win.start), stride=int(win.stride), setting=sel.setting,
                        protocol_version=protocol.version, camera_route=plan["route"])
@@ -630,6 +683,20 @@ def _write_clip(out: Path, sel, take, plan, w: int, buf, n_views: int | None, pr
         mrow = P.ManifestRow(cid, sel.take_uid, sel.split, int(win.start), int(win.stride), int(win.num_frames),
                              EGO_CAM, tuple(used), sel.category, sel.setting).to_dict()
     return row, h, mrow, err, f"videos/{sel.split}/{cid}"
+
+
+def _lossless_error(path: Path, frames: np.ndarray) -> int:
+    """Max abs difference (0..255) between ``frames`` uint8 (T, H, W, 3), as written to ``path``, and what
+    ``path`` decodes to; 0 for a lossless file. Raises RuntimeError naming the file when it decodes to another
+    number or size of frames (``video_io.VideoReadError`` when it does not decode)."""
+    back = read_video(path)
+    if back.shape != frames.shape:
+        raise RuntimeError(f"{path}: lossless video check failed: {frames.shape[0]} frames of "
+                           f"{frames.shape[2]}x{frames.shape[1]} written, {back.shape[0]} of "
+                           f"{back.shape[2]}x{back.shape[1]} decoded")
+    if np.array_equal(back, frames):
+        return 0
+    return int(np.abs(back.astype(np.int16) - frames.astype(np.int16)).max())
 
 
 def _convert_take_job(args):
