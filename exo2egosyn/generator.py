@@ -39,11 +39,14 @@ OFFLOAD_CHOICES = (None, "model", "sequential")
 DTYPE_CHOICES = ("float32", "float16", "bfloat16", "float64")
 MODULE_NAMES = ("align", "multiexocon", "poseinj")
 
-# The tiny checkpoints are trained at 64 x 64 (configs.RESOLUTIONS["tiny"]): they work at that area and the output
-# is resized to the clip's ego size. On SynthEgoExo (ego 64 x 64) this changes nothing; on ExoEgo4D (256 x 256) it
-# keeps the model at the resolution it learned and the tokens 16x fewer.
-_TINY_DEFAULTS = dict(num_inference_steps=12, guidance_scale=1.0, max_sequence_length=64, max_area=64 * 64)
-_REAL_DEFAULTS = dict(num_inference_steps=50, guidance_scale=5.0, max_sequence_length=512, max_area=704 * 1280)
+# The tiny checkpoints are trained with ego 64 x 64 and exo 64 x 96 (configs.RESOLUTIONS["tiny"]): they work at
+# those areas (max_area for the ego frame, max_exo_area for the exo views) and the output is resized to the clip's
+# ego size. On SynthEgoExo (the same sizes) this changes nothing; on ExoEgo4D (ego 256 x 256, exo 480 x 270) it
+# keeps the model at the resolution it learned, with 16x fewer tokens.
+_TINY_DEFAULTS = dict(num_inference_steps=12, guidance_scale=1.0, max_sequence_length=64, max_area=64 * 64,
+                      max_exo_area=64 * 96)
+_REAL_DEFAULTS = dict(num_inference_steps=50, guidance_scale=5.0, max_sequence_length=512, max_area=704 * 1280,
+                      max_exo_area=704 * 1280)
 
 
 def method_name(use_align: bool, use_multiexocon: bool, use_poseinj: bool) -> str:
@@ -126,8 +129,9 @@ class _WanBackedGenerator(Generator):
     def __init__(self, backbone: str = "tiny", checkpoint: str | None = None, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, device: str = "auto", dtype: str | None = None,
                  negative_prompt: str = "", max_sequence_length: int | None = None, max_area: int | None = None,
-                 offload: str | None = None):
+                 offload: str | None = None, max_exo_area: int | None = None):
         _check_settings(num_inference_steps, guidance_scale, max_sequence_length, max_area, dtype, offload)
+        _check_count("max_exo_area", max_exo_area, "pixels of a working exo frame")
         self.backbone = str(backbone)
         self.is_tiny = self.backbone == "tiny" or self.backbone.startswith("tiny")
         defaults = _TINY_DEFAULTS if self.is_tiny else _REAL_DEFAULTS
@@ -135,6 +139,7 @@ class _WanBackedGenerator(Generator):
         self.guidance_scale = float(defaults["guidance_scale"] if guidance_scale is None else guidance_scale)
         self.max_sequence_length = int(max_sequence_length or defaults["max_sequence_length"])
         self.max_area = max_area if max_area is not None else defaults["max_area"]
+        self.max_exo_area = max_exo_area if max_exo_area is not None else defaults["max_exo_area"]
         self.negative_prompt = negative_prompt
         self.requested_device = device
         self.requested_dtype = dtype
@@ -235,6 +240,7 @@ class _WanBackedGenerator(Generator):
             "negative_prompt": self.negative_prompt,
             "max_sequence_length": self.max_sequence_length,
             "max_area": self.max_area,
+            "max_exo_area": self.max_exo_area,
             "device": self.device,
             "dtype": str(self.torch_dtype).replace("torch.", ""),
             "offload": self.offload,
@@ -266,7 +272,7 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
                  use_multiexocon: bool = True, use_poseinj: bool = True, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, device: str = "auto", dtype: str | None = None,
                  negative_prompt: str = "", max_sequence_length: int | None = None, max_area: int | None = None,
-                 offload: str | None = None, module_seed: int = 0):
+                 offload: str | None = None, module_seed: int = 0, max_exo_area: int | None = None):
         self.use_align = bool(use_align)
         self.use_multiexocon = bool(use_multiexocon)
         self.use_poseinj = bool(use_poseinj)
@@ -274,7 +280,7 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
             raise UsageError(f"module_seed (--method-arg module_seed=N) must be an integer, got {module_seed!r}")
         self.module_seed = int(module_seed)
         super().__init__(backbone, checkpoint, num_inference_steps, guidance_scale, device, dtype, negative_prompt,
-                         max_sequence_length, max_area, offload)
+                         max_sequence_length, max_area, offload, max_exo_area)
 
     def _default_checkpoint_name(self) -> str:
         return method_name(self.use_align, self.use_multiexocon, self.use_poseinj)
@@ -354,7 +360,7 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
         h, w, n = self._sizes(pipe, inputs)
         mult_exo = pipe.vae_scale_factor_spatial
         He, We = inputs.exo_video.shape[2:4]
-        he, we = working_size(He, We, mult_exo, self.max_area)
+        he, we = working_size(He, We, mult_exo, self.max_exo_area)
         exo = resize_video(_pad_frames(inputs.exo_video, n, axis=1), he, we)  # (V, n, he, we, 3)
         exo_K = cameras.scale_intrinsics(np.asarray(inputs.exo_K, dtype=np.float64), we / We, he / He)
         exo_T = _pad_frames(inputs.exo_T_world_cam_per_frame(), n, axis=1)
