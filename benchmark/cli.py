@@ -3,6 +3,8 @@
 Commands::
 
     run          generate + score one method on one split, write the run folder, print a summary
+    score        score videos already on disk (a run folder, or a folder of <clip_id>.mp4), e.g. to add a metric
+    compare      paired comparison of two runs (or seeds of two methods) per clip: difference, CI, p-values
     list         every registered method with a one-line description
     data build   build a dataset into a folder: SynthEgoExo (synth), or ExoEgo4D from an Ego-Exo4D download
     data list    the clip ids of a split, with category and number of frames (no video is decoded)
@@ -11,10 +13,10 @@ Commands::
     leaderboard  Markdown table from every results.json under a folder
     ablation     several methods x several seeds, then the table with paired tests against a reference
     check        verify an install: re-run methods and compare with the committed reference numbers
-    weights      which metric weights are present, and how to get the missing ones
+    weights      metric weights: list, download, verify, register a local copy
 
-Exit status: 0 when everything went through; 1 when some clips failed (``run``, ``ablation``; the run folder's
-``errors.jsonl`` says why), when ``check`` finds a regression, or on an internal error (with its traceback: a
+Exit status: 0 when everything went through; 1 when some clips failed (``run``, ``score``, ``ablation``; the run
+folder's ``errors.jsonl`` says why), when ``check`` finds a regression, or on an internal error (with its traceback: a
 bug of ours, or the environment);
 2 for a usage error (a mistake in the command: one line on stderr naming the argument, file or clip).
 ``run``, ``data list`` and ``data show`` take ``--config NAME`` to use one config of a dataset (e.g. one ExoEgo4D
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import os
 import sys
 from pathlib import Path
@@ -50,19 +51,12 @@ def _int_list(option: str, text: str) -> tuple:
 
 def parse_metric_names(text: str) -> tuple:
     """``--metrics psnr,ssim`` -> ("psnr", "ssim"); an unknown or repeated name is a :class:`UsageError`."""
-    from .metrics.catalog import METRICS  # torch-free: checking the names imports no metric
+    from .metrics.catalog import METRICS, check_metric_names  # torch-free: checking the names imports no metric
 
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
         raise UsageError(f"--metrics names no metric; known: {', '.join(METRICS)}")
-    for name in names:
-        if name not in METRICS:
-            close = difflib.get_close_matches(name, list(METRICS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise UsageError(f"--metrics: unknown metric {name!r}{hint} (known: {', '.join(METRICS)})")
-    if len(set(names)) != len(names):
-        raise UsageError(f"--metrics names a metric twice: {text!r}")
-    return names
+    return check_metric_names(names)
 
 
 _PROGRESS_SWITCHES = ("transformers.utils.logging", "diffusers.utils.logging")
@@ -143,16 +137,9 @@ def _quiet_if(no_progress: bool):
     return library_progress_bars_off() if no_progress else contextlib.nullcontext()
 
 
-def _fmt_metric(m: dict) -> str:
-    if "unavailable" in m:
-        return "n/a"
-    lo, hi = m["ci95"]
-    return f"{m['mean']:.4g} [{lo:.4g}, {hi:.4g}]"
-
-
 def print_summary(results: dict, out=None):
-    """A small table of the run's metrics (mean and 95% bootstrap interval)."""
-    from .metrics.weights import METRICS_NEEDING_WEIGHTS
+    """A small table of the run's metrics (mean and 95% bootstrap interval), printed as the catalogue says."""
+    from .metrics import catalog
 
     out = out or sys.stdout
     ds = results["dataset"]
@@ -164,14 +151,17 @@ def print_summary(results: dict, out=None):
     rows = [("metric", "mean [95% CI]", "better", "n")]
     notes, need_weights = [], []
     for name, m in results["metrics"].items():
+        entry = catalog.entry(name, m.get("higher_is_better"))
         if "unavailable" in m:
             rows.append((name, "unavailable", "", ""))
-            if name in METRICS_NEEDING_WEIGHTS:  # the full reason is long and in results.json: say it once, short
+            if entry.weights and "weight" in m["unavailable"].lower():  # long, and in results.json: say it once
                 need_weights.append(name)
             else:
                 notes.append(f"  {name}: {m['unavailable']}")
         else:
-            rows.append((name, _fmt_metric(m), "higher" if m["higher_is_better"] else "lower", str(m["n"])))
+            rows.append((name, catalog.format_interval(name, m["mean"], m["ci95"]), entry.better, str(m["n"])))
+            if m.get("warning"):  # e.g. FVD from too few clips: said wherever the number is shown
+                notes.append(f"  {name} warning: {m['warning']}")
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for i, r in enumerate(rows):
         print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)), file=out)
@@ -207,6 +197,70 @@ def cmd_run(args) -> int:
     if report.failed:
         print(f"{len(report.failed)} clip(s) failed; see {report.out_dir}/errors.jsonl", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_score(args) -> int:
+    from .scoring import ScoringStopped, score_folder, score_run_dir
+
+    metrics = parse_metric_names(args.metrics) if args.metrics is not None else None
+    common = dict(metrics=metrics, root=args.root, limit=args.limit, n_boot=args.n_boot, on_error=args.on_error,
+                  device=args.device, progress=not args.no_progress)
+    if (args.run_dir is None) == (args.videos is None):
+        raise UsageError("score needs either a run folder (score RUN_DIR) or a folder of videos made elsewhere "
+                         "(score --videos DIR --dataset NAME --split S --out DIR), not both")
+    try:
+        if args.run_dir is not None:
+            given = [flag for flag, value in (("--dataset", args.dataset), ("--split", args.split),
+                                              ("--config", args.config), ("--track", args.track),
+                                              ("--name", args.name), ("--seed", args.seed)) if value is not None]
+            if given:
+                raise UsageError(f"{', '.join(given)}: a run folder's dataset, split, config, track, name and seed "
+                                 f"are read from {Path(args.run_dir) / 'run.json'}; these options are for --videos")
+            report = score_run_dir(args.run_dir, out=args.out, **common)
+        else:
+            missing = [flag for flag, value in (("--dataset", args.dataset), ("--split", args.split),
+                                                ("--out", args.out)) if value is None]
+            if missing:
+                raise UsageError(f"score --videos {args.videos} needs {', '.join(missing)} (which split the videos "
+                                 "are of, and where to write the results)")
+            report = score_folder(args.videos, dataset=args.dataset, split=args.split, out=args.out,
+                                  config=args.config, name=args.name, track=args.track or "exo-only",
+                                  seed=0 if args.seed is None else args.seed, **common)
+    except ScoringStopped as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print_summary(report.results)
+    if report.metrics_added:
+        print(f"\nadded {', '.join(report.metrics_added)} to the metrics scored before")
+    print(f"\nwrote {report.out_dir}/results.json and per_clip.csv")
+    if report.failed:
+        print(f"{len(report.failed)} clip(s) failed; see {report.out_dir}/errors.jsonl", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from leaderboard.compare import compare, expand_run_paths
+
+    if args.runs and (args.a or args.b):
+        raise UsageError("give the two sides either as RUN_A RUN_B or as --a ... --b ..., not both")
+    if args.runs:
+        if len(args.runs) != 2:
+            raise UsageError(f"compare RUN_A RUN_B takes two run folders (or two quoted glob patterns), got "
+                             f"{len(args.runs)}; for several runs per side use --a RUN ... --b RUN ...")
+        a, b = expand_run_paths([args.runs[0]]), expand_run_paths([args.runs[1]])
+    else:
+        if not args.a or not args.b:
+            raise UsageError("compare needs both sides: RUN_A RUN_B, or --a RUN [RUN ...] --b RUN [RUN ...]")
+        a, b = expand_run_paths(args.a), expand_run_paths(args.b)
+    metrics = parse_metric_names(args.metrics) if args.metrics is not None else None
+    comparison = compare(a, b, metrics=metrics, n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed)
+    text = comparison.render(markdown=args.markdown)
+    print(text, end="")
+    if args.out:
+        Path(args.out).write_text(comparison.render(markdown=True))
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -346,19 +400,58 @@ def cmd_check(args) -> int:
 def cmd_weights(args) -> int:
     from .metrics import weights
 
-    if args.action == "fetch":
+    action = {"status": "list", "fetch": "download"}.get(args.action, args.action)  # older names stay aliases
+    cache_dir = args.cache_dir
+    if action == "list":
+        if args.names or args.path:
+            raise UsageError("weights list takes no NAME and no --path")
+        print(f"weights directory: {weights.weights_dir(cache_dir)} (--cache-dir, ${weights.ENV_WEIGHTS_DIR}, "
+              "else $EXOEGO_CACHE/weights)")
+        for wf in weights.FILES.values():
+            status = weights.file_status(wf, cache_dir)
+            where = f"{status.path} [{status.source}]" if status.path else "not found"
+            print(f"  {wf.key:<17} {wf.metric:<13} {status.state:<10} {where}")
+            print(f"      source: {wf.url or 'shipped with its package'}; published: {weights.published_text(wf)}")
+            if status.state == "missing":
+                print(f"      to get it: {weights.fix_command(wf)}")
+        for name in weights.METRICS_NEEDING_WEIGHTS:
+            ok, reason = weights.check(name, cache_dir=cache_dir)
+            print(f"{name}: {'available' if ok else 'unavailable'}" + ("" if ok else f" - {reason}"))
+        return 0
+    if action == "download":
+        if args.path:
+            raise UsageError("weights download takes no --path; for a local copy use `weights register NAME PATH`")
         try:
-            fetched = weights.fetch_weights()
+            fetched = weights.fetch_weights(args.names or weights.METRICS_NEEDING_WEIGHTS, cache_dir=cache_dir,
+                                            progress=not args.no_progress)
         except weights.WeightsFetchError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        for path in fetched:
-            print(f"fetched {path}")
+        for line in fetched:
+            print(line)
         return 0
-    for name in weights.METRICS_NEEDING_WEIGHTS:
-        ok, reason = weights.check(name)
-        print(f"{name}: {'available' if ok else 'unavailable'} - {reason}")
-    return 0
+    if action == "register":
+        if len(args.names) != 2 or args.path:
+            raise UsageError("usage: python -m benchmark weights register NAME PATH "
+                             "(e.g. fvd.i3d ~/Downloads/i3d_pretrained_400.pt)")
+        status = weights.register(args.names[0], args.names[1], cache_dir=cache_dir, force=args.force)
+        print(f"registered {status.wf.key}: {status.path} ({status.state}, sha256 {status.sha256}) in "
+              f"{weights.weights_dir(cache_dir) / weights.REGISTRY_FILENAME}")
+        return 0
+    files = [wf for name in (args.names or weights.METRICS_NEEDING_WEIGHTS) for wf in weights.resolve_key(name)]
+    if args.path and len(files) != 1:
+        raise UsageError(f"weights verify --path checks one file, but {' '.join(args.names) or 'no NAME'} names "
+                         f"{len(files)}; name one (e.g. fvd.i3d)")
+    bad = 0
+    for wf in files:
+        status = weights.file_status(wf, cache_dir, path=args.path)
+        size = "" if status.size is None else f", {status.size} bytes"
+        print(f"{wf.key}: {status.state}{size}" + (f", sha256 {status.sha256}" if status.sha256 else ""))
+        print(f"    {status.detail}")
+        if not status.usable:
+            bad += 1
+            print(f"    fix: {weights.fix_command(wf)}")
+    return 1 if bad else 0
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -428,7 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "number, text); repeatable. An unknown KEY lists the accepted ones")
     r.add_argument("--name", default=None,
                    help="name of the run folder and table row (default: the method, plus @first-frame on that track)")
-    r.add_argument("--metrics", default="psnr,ssim,lpips", help="comma-separated metrics, out of: {metrics}")
+    from .metrics.catalog import DEFAULT_METRICS  # torch-free, like the {metrics} list of the help
+
+    r.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma-separated metrics, out of: {metrics}")
     r.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",
                    help="bootstrap resamples for the 95%% intervals")
     r.add_argument("--on-error", choices=["skip", "fail"], default="skip",
@@ -557,10 +652,85 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--no-progress", action="store_true", help="no progress bars")
     ck.set_defaults(func=cmd_check)
 
-    w = sub.add_parser("weights", help="metric weights: status or fetch")
-    w.add_argument("action", choices=["status", "fetch"], nargs="?", default="status",
-                   help="status: which metric weights are present, where they are looked up and how to get the "
-                        "missing ones; fetch: download the missing ones (needs internet)")
+    sc = sub.add_parser(
+        "score", help="score videos already on disk: a run folder, or a folder of <clip_id>.mp4 made elsewhere",
+        description="Score what is on disk against the dataset, without generating anything: a run folder (its "
+                    "videos/, its run.json says dataset, split, track and seed) or, with --videos, a folder of "
+                    "<clip_id>.mp4 / .mkv made elsewhere. Gives exactly run's numbers on the same videos. Metrics "
+                    "given with --metrics are added to those scored before. Exit 0: all scored; 1: some clips "
+                    "failed (errors.jsonl); 2: usage.")
+    sc.add_argument("run_dir", nargs="?", default=None, metavar="RUN_DIR",
+                    help="a run folder written by `run` (omit it when scoring --videos)")
+    sc.add_argument("--videos", default=None, metavar="DIR",
+                    help="a folder of <clip_id>.mp4 (or .mkv) made elsewhere, at the clips' ego size and frame count")
+    sc.add_argument("--dataset", default=None, help="--videos: the dataset the videos are of (e.g. synth)")
+    sc.add_argument("--split", default=None, help="--videos: the split the videos are of")
+    sc.add_argument("--config", default=None, help="--videos: " + _CONFIG_HELP)
+    sc.add_argument("--root", default=None, help=_ROOT_HELP + "; for RUN_DIR, default: the root its results name")
+    sc.add_argument("--out", default=None, metavar="DIR",
+                    help="folder for per_clip.csv, results.json and errors.jsonl (RUN_DIR: default the run folder "
+                         "itself; --videos: required)")
+    sc.add_argument("--name", default=None, help="--videos: the method's name in tables (default: the folder's name)")
+    sc.add_argument("--track", default=None, choices=["exo-only", "first-frame"],
+                    help="--videos: the track the videos were made for (default: exo-only)")
+    sc.add_argument("--seed", type=int, default=None, help="--videos: bootstrap seed (default: 0)")
+    sc.add_argument("--metrics", default=None,
+                    help="comma-separated metrics to add, out of: {metrics} (default: the metrics scored before; "
+                         "the default metrics of run for a folder never scored)")
+    sc.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                    help="only the first N clips of the split (default: as many as scored before, else all)")
+    sc.add_argument("--n-boot", type=_positive_int, default=None, metavar="N",
+                    help="bootstrap resamples for the 95%% intervals (default: as before, else 1000)")
+    sc.add_argument("--on-error", choices=["skip", "fail"], default="skip",
+                    help="a clip without a video or whose video cannot be scored: 'skip' records it in errors.jsonl "
+                         "and scores the others; 'fail' stops and writes nothing (missing videos: exit 2)")
+    sc.add_argument("--device", default="cpu", help="where the metrics compute (cpu, cuda, cuda:1 ...)")
+    sc.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sc.set_defaults(func=cmd_score)
+
+    cp = sub.add_parser(
+        "compare", help="paired comparison of two runs per clip: difference with CI, p-values, effect size",
+        description="Pairs the clip scores of run B with those of run A on the clips both scored and, per metric, "
+                    "prints B - A with a paired bootstrap 95%% interval, a sign-flip permutation and a Wilcoxon "
+                    "signed-rank p-value, Cohen's d_z and the fraction of clips on which B is better. Several runs "
+                    "per side (seeds) are averaged per clip first. Runs under different protocols are refused. "
+                    "See docs/statistics.md.")
+    cp.add_argument("runs", nargs="*", metavar="RUN",
+                    help="RUN_A RUN_B: two run folders (or results.json files, or quoted glob patterns, each one side)")
+    cp.add_argument("--a", nargs="+", default=None, metavar="RUN", help="side A: one or more run folders or globs")
+    cp.add_argument("--b", nargs="+", default=None, metavar="RUN", help="side B: one or more run folders or globs")
+    cp.add_argument("--metrics", default=None,
+                    help="comma-separated metrics to compare, out of: {metrics} (default: every metric all runs "
+                         "scored)")
+    cp.add_argument("--n-boot", type=_positive_int, default=10000, metavar="N",
+                    help="bootstrap resamples for the interval of the difference")
+    cp.add_argument("--n-perm", type=_positive_int, default=10000, metavar="N",
+                    help="random sign vectors of the permutation test (exact enumeration when 2^n is not more)")
+    cp.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the permutations")
+    cp.add_argument("--markdown", action="store_true", help="print Markdown instead of a terminal table")
+    cp.add_argument("--out", default=None, metavar="FILE", help="also write the comparison as Markdown to FILE")
+    cp.set_defaults(func=cmd_compare)
+
+    w = sub.add_parser(
+        "weights", help="metric weights: list, download, verify, register a local copy",
+        description="The weight files of lpips, fvd and clip_i, each with its source URL and published checksum "
+                    "(benchmark/metrics/weights.py). NAME is a file key (fvd.i3d), a metric (fvd) or a key's last "
+                    "part (i3d). A file is looked up in: its environment variable, a registered path, the weights "
+                    "directory, the library's own cache.")
+    w.add_argument("action", choices=["list", "download", "verify", "register", "status", "fetch"], nargs="?",
+                   default="list",
+                   help="list: every file, where it was found and its state; download [NAME...]: fetch the missing "
+                        "ones into the weights directory (needs internet; 'fetch' is an alias); verify [NAME...]: "
+                        "hash them and compare with the published checksums (exit 1 if one is missing or differs); "
+                        "register NAME PATH: use a local copy from now on ('status' is an alias of list)")
+    w.add_argument("names", nargs="*", metavar="NAME", help="weights names (default: all); register: NAME PATH")
+    w.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="the weights directory (default: $EXOEGO_WEIGHTS_DIR, else $EXOEGO_CACHE/weights, i.e. "
+                        "~/.cache/exoego-bench/weights); runs read $EXOEGO_WEIGHTS_DIR")
+    w.add_argument("--path", default=None, metavar="PATH", help="verify: check this local file or folder instead")
+    w.add_argument("--force", action="store_true",
+                   help="register: record a file even though it contradicts the published checksum")
+    w.add_argument("--no-progress", action="store_true", help="download: no progress bars")
     w.set_defaults(func=cmd_weights)
     return p
 

@@ -8,7 +8,9 @@
                      exactly; config: the dataset config run (``--config``; absent in older files, read as
                      "default" by :func:`dataset_config`); identity: sha256 of the content of the clips scored
                      (benchmark.data.identity), verified while scoring; null only when no clip was scored
-    metrics          {metric: {mean, ci95: [low, high], higher_is_better, n} | {unavailable: reason}}
+    metrics          {metric: {mean, ci95: [low, high], higher_is_better, n} | {unavailable: reason}}; a
+                     metric's direction is the catalogue's (benchmark.metrics.catalog); a metric that is one
+                     number over the set of clips (FVD, kind "set") has no per_clip.csv column
     per_category     {category: {metric: {mean, ci95, n}}}
     metric_settings  every setting that changes a number (``MetricSuite.settings()``), e.g. SSIM's window and
                      border rule; a metric's "notes" are prose
@@ -19,6 +21,9 @@
     git_commit       HEAD of the repository this package was imported from, or null
     git_dirty        whether tracked files differ from that commit, or null
     created          ISO 8601 UTC timestamp
+    scoring          how the scores came about, added by ``benchmark.scoring`` after :func:`build_results`:
+                     {"step": "run"} or {"step": "score", "videos", "metrics_before", "metrics_added", ...};
+                     not validated (absent in older files)
 
 Extra keys given in ``method``, ``dataset`` and ``counts`` are kept. Readers (the leaderboard, figures, the
 regression check) go through :func:`load_results`, which validates every field they read
@@ -45,6 +50,7 @@ import pandas as pd
 
 from benchmark.atomic import atomic_path
 from benchmark.errors import UsageError
+from benchmark.metrics import catalog
 
 SCHEMA_VERSION = 2
 READABLE_SCHEMA_VERSIONS = (1, 2)  # load_results reads these; build_results writes SCHEMA_VERSION
@@ -150,7 +156,8 @@ def validate_results(results, path) -> dict:
     ``manifest_sha256`` a 64-hex sha256 (v1) or that or null (v2); each metric either ``{"unavailable":
     non-empty reason}`` or ``mean`` a finite number, ``ci95`` two finite numbers ``low <= high`` around the
     mean (within a relative slack of 1e-9; not checked when fewer than :data:`MIN_N_BOOT_FOR_CONTAINMENT`
-    resamples were drawn), ``n`` a positive int, ``higher_is_better`` a bool; ``per_category`` entries alike
+    resamples were drawn), ``n`` a positive int, ``higher_is_better`` a bool (for a metric in the catalogue,
+    :mod:`benchmark.metrics.catalog`, its direction there); ``per_category`` entries alike
     (without ``higher_is_better``); ``metric_settings`` a dict (a metric's ``weight_files`` a list of dicts);
     ``bootstrap`` (v2) ``n_boot`` positive int, ``seed`` int, ``alpha`` in (0, 1), ``method`` and ``unit``
     strings; ``seed`` an int; ``counts.generated/reused/failed`` non-negative ints, ``failed_clips`` a list
@@ -218,12 +225,28 @@ def validate_results(results, path) -> dict:
         if "unavailable" in entry:
             v.text(entry["unavailable"], f"{field}.unavailable", expected="a non-empty reason")
             continue
-        v.summary_stats(entry, field, check_containment)
-        v.boolean(v.key(entry, field, "higher_is_better", hint="or 'unavailable' with a reason"),
-                  f"{field}.higher_is_better")
+        if catalog.is_set_metric(name):
+            # one number over the whole set (FVD): no per-clip scores, so no bootstrap interval (ci95 null)
+            v.number(v.key(entry, field, "mean", hint="or 'unavailable' with a reason"), f"{field}.mean")
+            v.integer(v.key(entry, field, "n"), f"{field}.n", minimum=1)
+            ci = entry.get("ci95")
+            if ci is not None:
+                v.fail(f"{field}.ci95", "null (a set metric has no bootstrap interval)", ci)
+            if "warning" in entry:
+                v.text(entry["warning"], f"{field}.warning", expected="a non-empty warning")
+        else:
+            v.summary_stats(entry, field, check_containment)
+        higher = v.boolean(v.key(entry, field, "higher_is_better", hint="or 'unavailable' with a reason"),
+                           f"{field}.higher_is_better")
+        if name in catalog.METRICS and higher != catalog.METRICS[name].higher_is_better:
+            known = catalog.METRICS[name]
+            v.fail(f"{field}.higher_is_better", f"{str(known.higher_is_better).lower()} ({known.better} is better "
+                   f"for {name}, benchmark.metrics.catalog)", higher)
     if "per_category" in results:
         for category, per_metric in v.dict_(results["per_category"], "per_category").items():
             for name, entry in v.dict_(per_metric, f"per_category.{category}").items():
+                if catalog.is_set_metric(name):
+                    continue
                 v.summary_stats(v.dict_(entry, f"per_category.{category}.{name}"), f"per_category.{category}.{name}",
                                 check_containment)
 
@@ -348,7 +371,8 @@ def per_clip_disagreements(results: dict, per_clip: pd.DataFrame) -> list[str]:
     ``mean`` within a relative :data:`MEAN_RECOMPUTE_RTOL` (the runner writes both from the same scores, so a
     difference means one of the files was changed by hand or belongs to another run). A metric reported
     unavailable must have no scores; clip ids must be unique; ``dataset.n_scored`` (when present) must be the
-    number of rows. Each message names the field, e.g. ``metrics.psnr.mean is 30.0 in results.json, but
+    number of rows. A metric that is one number over the set of clips (FVD: ``kind == "set"`` in the
+    catalogue) has no per-clip scores and is not checked here. Each message names the field, e.g. ``metrics.psnr.mean is 30.0 in results.json, but
     per_clip.csv gives 11.5612654546 (mean of 32 clip scores)``.
     """
     problems = []
@@ -361,6 +385,8 @@ def per_clip_disagreements(results: dict, per_clip: pd.DataFrame) -> list[str]:
     if n_scored is not None and n_scored != len(per_clip):
         problems.append(f"dataset.n_scored is {n_scored} in results.json, but per_clip.csv has {len(per_clip)} rows")
     for name, entry in results.get("metrics", {}).items():
+        if catalog.is_set_metric(name):
+            continue
         column = per_clip[name] if name in per_clip.columns else None
         if column is not None:
             values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)

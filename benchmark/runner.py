@@ -58,9 +58,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import registry
-from .atomic import atomic_path, process_start_time, remove_stale_temps, write_text_atomic
+from .atomic import atomic_path, remove_stale_temps, write_text_atomic
 from .errors import UsageError
 from .input_checks import InputCheckError, check_inputs
+from .metrics.catalog import DEFAULT_METRICS
 from .schema import ClipValidationError, check_generated_video
 from .video_io import VideoReadError, read_video, write_video
 
@@ -332,7 +333,7 @@ def run(
     track: str = "exo-only",
     method_kwargs: dict | None = None,
     run_name: str | None = None,
-    metrics=("psnr", "ssim", "lpips"),
+    metrics=DEFAULT_METRICS,
     n_boot: int = 1000,
     on_error: str = "skip",
     timeout_per_clip: float | None = None,
@@ -558,53 +559,18 @@ def _all_clips_accounted(out_dir: Path, clip_ids) -> bool:
 
 def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, track, metrics, n_boot, report,
               progress=True, generation_seconds=None) -> dict:
-    """Score every saved video of the run against ground truth; write per_clip.csv and results.json."""
-    from tqdm.auto import tqdm
+    """Score every saved video of the run against ground truth; write per_clip.csv and results.json.
 
-    from .data import DatasetIntegrityError
-    from .data.identity import set_identity
-    from .metrics import MetricSuite
-    from .results import build_results, write_csv_atomic, write_json_atomic
+    The scoring itself is :func:`benchmark.scoring.score_videos`, which ``python -m benchmark score`` calls too,
+    so scoring a run folder again gives exactly these numbers; this adds what only a run knows (the generator's
+    description and the generation counts).
+    """
+    from .scoring import score_videos
 
-    suite = MetricSuite(names=tuple(metrics))
-    failed_ids = {f["clip_id"] for f in report.failed}
-    scored = 0
-    clip_hashes = {}
-    categories = clips.categories()
-    for clip_id in tqdm(clip_ids, desc="scoring", unit="clip", disable=not progress, file=sys.stderr):
-        if clip_id in failed_ids:
-            continue
-        path = out_dir / "videos" / f"{clip_id}.mp4"
-        if not path.exists():
-            continue  # another shard's clip that failed there: its error is in errors.jsonl
-        try:
-            target = clips.ego_video(clip_id)
-            # Only clips whose content still matches the dataset's recorded identity are scored (a swapped
-            # ground-truth video fails here, by name); their hashes make the identity the results record.
-            clip_hashes[clip_id] = clips.verify_clip(clip_id, ego_video=target)
-        except DatasetIntegrityError as exc:
-            _record_failure(report, out_dir, clip_id, "verify", exc)
-            continue
-        except (VideoReadError, ClipValidationError, ValueError, OSError) as exc:
-            _record_failure(report, out_dir, clip_id, "score", exc)
-            continue
-        try:
-            pred = read_video(path, expected_frames=target.shape[0], expected_size=target.shape[1:3])
-            suite.update(clip_id, categories[clip_id], pred, target)
-            scored += 1
-        except (VideoReadError, ClipValidationError, ValueError, OSError) as exc:
-            clip_hashes.pop(clip_id, None)
-            _record_failure(report, out_dir, clip_id, "score", exc)
-    per_clip = suite.per_clip()
-    write_csv_atomic(out_dir / "per_clip.csv", per_clip)
-    summary = suite.summary(n_boot=n_boot, seed=seed)
     method_info = generator.describe()
     # "name" is the row name (``--name``, e.g. a from-folder method's own name); "registered_as" the registry entry.
     method_info.update({"name": name, "registered_as": spec.name, "target": spec.target,
                         "registry_source": spec.source})
-    _write_errors_jsonl(out_dir)  # scoring may have added failures
-    wanted = set(clip_ids)
-    all_failed = [f for f in _read_failures(out_dir) if f["clip_id"] in wanted]
     counts = {"generated": report.generated, "reused": report.reused, "generation_seconds": generation_seconds}
     n = getattr(report, "num_shards", 1)
     # only this run's shard count: markers of an earlier run with another count are not summed
@@ -613,28 +579,14 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
         per_shard = [json.loads(p.read_text()) for p in shard_files]
         counts = {k: sum(c[k] for c in per_shard) for k in counts}
         counts["shards"] = len(per_shard)
-    results = build_results(
-        method=method_info,
-        dataset={"name": clips.name, "split": clips.split, "config": clips.config, "track": track,
-                 "manifest_sha256": clips.manifest_sha256,
-                 "n_clips": len(clip_ids), "n_scored": scored, "root": str(clips.root), "info": clips.info,
-                 # content identity (benchmark.data.identity) of exactly the clips scored, re-derived from disk
-                 "identity": set_identity(clip_hashes) if clip_hashes else None,
-                 "identity_verified": clips.verifiable, "split_identity": clips.identity,
-                 "n_clips_in_split": len(clips.clip_ids)},  # n_clips is smaller with --limit
-        metrics_summary=summary["metrics"],
-        per_category=summary["per_category"],
-        settings=suite.settings(),
-        bootstrap=summary["bootstrap"],  # n_boot, seed, alpha, method: how ci95 was resampled
-        seed=seed,
-        counts={**counts, "failed": len(all_failed), "failed_clips": all_failed},
-    )
-    write_json_atomic(out_dir / "results.json", results)
-    # Temporary files of killed processes; only those older than this process: a second shard that scores at
-    # the same moment keeps the file it is writing.
-    for folder in (out_dir, out_dir / "videos", out_dir / _FAILURES, out_dir / _SOURCES, out_dir / _SHARDS):
-        remove_stale_temps(folder, older_than=process_start_time())
-    return results
+
+    def locate(clip_id):
+        path = out_dir / "videos" / f"{clip_id}.mp4"
+        return path if path.exists() else None
+
+    return score_videos(out_dir, clips, clip_ids, locate=locate, method=method_info, track=track, seed=seed,
+                        metrics=metrics, n_boot=n_boot, report=report, counts=counts, progress=progress,
+                        scoring={"step": "run"})
 
 
 def _read_failures(out_dir: Path) -> list:

@@ -8,7 +8,11 @@ Compares two run folders (each with ``results.json`` and ``per_clip.csv``), read
   (``leaderboard.tolerances``: derived from the measured spread between machines, per kind of method);
   the candidate may have scored fewer clips (a ``--limit`` run), but not clips the reference lacks;
 * the aggregates too: the mean over the common clips, and, when the candidate scored every clip of the
-  reference, the mean and the 95% interval of its ``results.json``.
+  reference, the mean and the 95% interval of its ``results.json``;
+* a metric that is one number over the set of clips (``kind == "set"`` in :mod:`benchmark.metrics.catalog`,
+  e.g. FVD) has no per-clip scores: its ``results.json`` mean and interval are compared when the candidate
+  scored every clip of the reference, and it is listed as not compared otherwise (over other clips it is
+  another number).
 
 :func:`compare_runs` returns a :class:`Comparison`; ``comparison.ok`` says whether the candidate reproduces
 the reference and :meth:`Comparison.render` prints the readable diff (clip, metric, reference, got,
@@ -22,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.metrics import catalog
 from benchmark.results import dataset_config, load_results, read_per_clip
 from leaderboard import tolerances
 
@@ -55,6 +60,7 @@ class Comparison:
     n_clips: int = 0
     metrics: tuple = ()
     tolerances: dict = field(default_factory=dict)  # metric -> atol used
+    not_compared: dict = field(default_factory=dict)  # metric -> why its numbers were not compared
 
     @property
     def ok(self) -> bool:
@@ -71,10 +77,11 @@ class Comparison:
         """The readable diff: a header line, protocol problems, then a table of the numbers that moved."""
         head = (f"{self.method}: {self.n_clips} clip(s) x {len(self.metrics)} metric(s) "
                 f"({', '.join(self.metrics)}) against {self.reference}")
+        skipped = "".join(f"; {m} not compared: {why}" for m, why in self.not_compared.items())
         if self.ok:
             tol = ", ".join(f"{m} {t:.1g}" for m, t in self.tolerances.items())
-            return f"OK   {head}; all within tolerance ({tol})"
-        lines = [f"FAIL {head}"]
+            return f"OK   {head}; all within tolerance ({tol}){skipped}"
+        lines = [f"FAIL {head}{skipped}"]
         lines += [f"  protocol: {p}" for p in self.protocol]
         if self.differences:
             rows = [("clip", "metric", "reference", "got", "difference", "tolerance")]
@@ -119,7 +126,10 @@ def compare_runs(reference: Path, candidate: Path, *, atol: float | None = None)
             f"not the same data: reference dataset identity {_dataset_identity(ref)}, candidate "
             f"{_dataset_identity(new)} (benchmark/data/identity.py defines it over content)")
     # the dataset is compared above by split identity (a --limit run has another identity of clips scored)
-    comparison.protocol += protocol_differences(ref, new, ignore=("dataset",))
+    # metrics the candidate scored and the reference did not (a newer default set) are not part of the comparison
+    extra = tuple(f"metric_settings.{m}" for m in new.get("metrics", {})
+                  if m in catalog.METRICS and m not in ref.get("metrics", {}))
+    comparison.protocol += protocol_differences(ref, new, ignore=("dataset",) + extra)
 
     ref_clips = read_per_clip(reference / "per_clip.csv").set_index("clip_id")
     new_clips = read_per_clip(candidate / "per_clip.csv").set_index("clip_id")
@@ -131,20 +141,32 @@ def compare_runs(reference: Path, candidate: Path, *, atol: float | None = None)
         comparison.protocol.append("no clip scored by both runs")
     metrics = tuple(c for c in ref_clips.columns if c not in _NON_METRIC_COLUMNS and c in new_clips.columns)
     missing = [c for c in ref_clips.columns if c not in _NON_METRIC_COLUMNS and c not in new_clips.columns]
+    whole_set = [m for m, e in ref["metrics"].items()
+                 if catalog.is_set_metric(m) and "mean" in e and m not in ref_clips.columns]
+    missing += [m for m in whole_set if "mean" not in new["metrics"].get(m, {})]
     if missing:
         comparison.protocol.append(f"metrics scored in the reference but not in the candidate: {missing}")
-    comparison.metrics, comparison.n_clips = metrics, len(common)
+    all_clips = len(common) == len(ref_clips)
+    for m in whole_set:
+        if not all_clips:
+            comparison.not_compared[m] = (f"one number over the set of clips, and the candidate scored {len(common)} "
+                                          f"of the reference's {len(ref_clips)}")
+    comparison.n_clips = len(common)
+    comparison.metrics = metrics + (tuple(m for m in whole_set if m not in missing) if all_clips else ())
     if comparison.protocol:
         return comparison  # numbers of two protocols are not compared
 
     gpu = tolerances.ran_on_gpu(ref) or tolerances.ran_on_gpu(new)
-    for m in metrics:
+    for m in comparison.metrics:
         tol = float(atol) if atol is not None else tolerances.tolerance(method, m, gpu=gpu)
         if tol is None:
             comparison.protocol.append(f"{m}: no cross-machine spread was measured for this metric, so it has no "
                                        "tolerance (leaderboard/tolerances.json; benchmarks/cross_machine_spread.py)")
             continue
         comparison.tolerances[m] = tol
+        if m not in metrics:  # one number over the set: only the results.json aggregates exist
+            _compare_aggregates(comparison, m, ref["metrics"][m], new["metrics"][m], tol)
+            continue
         a = ref_clips.loc[common, m].to_numpy(dtype=float)
         b = new_clips.loc[common, m].to_numpy(dtype=float)
         bad = ~np.isclose(a, b, rtol=0.0, atol=tol, equal_nan=True)
@@ -153,10 +175,16 @@ def compare_runs(reference: Path, candidate: Path, *, atol: float | None = None)
         if abs(np.nanmean(b) - np.nanmean(a)) > tol:
             comparison.differences.append(Difference(f"mean of {len(common)} clips", m, float(np.nanmean(a)),
                                                      float(np.nanmean(b)), tol))
-        if len(common) == len(ref_clips) and "mean" in ref["metrics"].get(m, {}) and "mean" in new["metrics"].get(m, {}):
-            r, c = ref["metrics"][m], new["metrics"][m]
-            for label, x, y in (("results mean", r["mean"], c["mean"]), ("ci95 low", r["ci95"][0], c["ci95"][0]),
-                                ("ci95 high", r["ci95"][1], c["ci95"][1])):
-                if abs(float(y) - float(x)) > tol:
-                    comparison.differences.append(Difference(label, m, float(x), float(y), tol))
+        if all_clips and "mean" in ref["metrics"].get(m, {}) and "mean" in new["metrics"].get(m, {}):
+            _compare_aggregates(comparison, m, ref["metrics"][m], new["metrics"][m], tol)
     return comparison
+
+
+def _compare_aggregates(comparison: Comparison, metric: str, r: dict, c: dict, tol: float) -> None:
+    """The results.json mean and 95% interval of ``metric``: reference ``r`` vs candidate ``c``."""
+    pairs = [("results mean", r["mean"], c["mean"])]
+    if r.get("ci95") is not None and c.get("ci95") is not None:  # set metrics (FVD) have no interval
+        pairs += [("ci95 low", r["ci95"][0], c["ci95"][0]), ("ci95 high", r["ci95"][1], c["ci95"][1])]
+    for label, x, y in pairs:
+        if abs(float(y) - float(x)) > tol:
+            comparison.differences.append(Difference(label, metric, float(x), float(y), tol))

@@ -2,7 +2,9 @@
 
 They are shown only on request (``render_markdown(..., include_reported=True)``), in a separate table labelled
 as reported, never ranked together with runs scored here: their protocol (clip selection, resolution, metric
-code) is the authors', not ours.
+code) is the authors', not ours. Labels, directions and decimal places are the metric catalogue's
+(:mod:`benchmark.metrics.catalog`), whose decimals are those the peers print: every number below is shown
+exactly as printed (0.430 stays 0.430; a test checks that no printed digit is rounded away).
 """
 
 from __future__ import annotations
@@ -13,9 +15,7 @@ from typing import Optional
 SOURCE = "Ego-Forge (Mahdi et al., 2026), Table 1"
 SETTING = "Ego-Exo4D, 25 frames, ego 448x448, exo 448x768; metrics follow EgoX"
 DATASET = "Ego-Exo4D"
-METRICS = ("psnr", "ssim", "lpips", "clip_i", "fvd")
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "lpips": False, "clip_i": True, "fvd": False}
-LABELS = {"psnr": "PSNR", "ssim": "SSIM", "lpips": "LPIPS", "clip_i": "CLIP-I", "fvd": "FVD"}
+METRICS = ("psnr", "ssim", "lpips", "clip_i", "fvd")  # the source's columns, in its order (catalogue names)
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,6 @@ _TABLE_1 = [
     ("unseen", "EgoX", 14.32, 0.455, 0.555, 0.891, 463.24),
     ("unseen", "Ego-Forge", 14.60, 0.484, 0.533, 0.864, 313.95),
 ]
-
-# Decimal places as printed, so that 0.430 is shown as 0.430 and not 0.43.
-DECIMALS = {"psnr": 2, "ssim": 3, "lpips": 3, "clip_i": 3, "fvd": 2}
 
 REPORTED: tuple[ReportedResult, ...] = tuple(
     ReportedResult(method=m, split=s, psnr=p, ssim=ss, lpips=lp, clip_i=ci, fvd=f)

@@ -36,15 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+from benchmark.metrics import catalog
+from benchmark.metrics.catalog import DEFAULT_METRICS, NA
 from benchmark.results import (DEFAULT_CONFIG, PER_CLIP_FILENAME, ResultsSchemaError, dataset_config, find_results,
                                load_results, per_clip_disagreements, read_per_clip)
 from leaderboard import reported as reported_data
 from leaderboard.protocol import protocol_differences, protocol_id
 
-LABELS = {"psnr": "PSNR", "ssim": "SSIM", "lpips": "LPIPS", "fvd": "FVD", "clip_i": "CLIP-I"}
-DECIMALS = {"psnr": 2, "ssim": 3, "lpips": 3, "fvd": 1, "clip_i": 3}
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "lpips": False, "fvd": False, "clip_i": True}
-NA = "n/a"
 INCONSISTENT = "inconsistent with per_clip.csv"
 WEIGHTS_HINT = "`python -m benchmark weights` says what is missing and where to put it."
 _MAX_LISTED = 3  # clip ids / protocol differences spelled out in a label before "..."
@@ -65,12 +63,14 @@ class Run:
 
 
 def render_markdown(root: Path, *, dataset: Optional[str] = None, split: Optional[str] = None,
-                    metrics: Iterable[str] = ("psnr", "ssim", "lpips"), include_reported: bool = False,
+                    metrics: Iterable[str] = DEFAULT_METRICS, include_reported: bool = False,
                     config: Optional[str] = None) -> str:
     """The leaderboard of every ``results.json`` under ``root`` as Markdown (see the module docstring).
 
     ``dataset``, ``split`` and ``config`` filter the runs by ``dataset.name``, ``dataset.split`` and
-    ``dataset.config`` (``"default"`` for files without one). Files that are not
+    ``dataset.config`` (``"default"`` for files without one); ``metrics`` are the columns (default: the
+    catalogue's default metrics), labelled, directed and rounded as :mod:`benchmark.metrics.catalog` says (a
+    metric it does not know: its name, 3 decimals, the direction its files record). Files that are not
     valid results files are listed at the end as skipped, with the field that is wrong, not silently dropped.
     """
     root = Path(root)
@@ -160,7 +160,7 @@ def _render_section(key, runs: list[Run], metrics, root) -> list[str]:
         lines.append("")
         lines += _table(ranked, metrics, notes, unavailable)
         sort_metric = _sort_metric(metrics)
-        sort_text = f"sorted by {_label(sort_metric)}, best first" if sort_metric else "unsorted"
+        sort_text = f"sorted by {catalog.entry(sort_metric).label}, best first" if sort_metric else "unsorted"
         lines.append(f"Cells: mean ± half-width of the 95% percentile-bootstrap interval over clips; {sort_text}; "
                      "↑ higher is better, ↓ lower is better.")
         if has_oracle:
@@ -237,13 +237,13 @@ def _apart_group(group: list[Run], ranked: list[Run], metrics, notes: _Notes, un
 
 def _table(runs: list[Run], metrics, notes: _Notes, unavailable: dict) -> list[str]:
     sort_metric = _sort_metric(metrics)
-    header = ["method", *(f"{_label(m)} {'↑' if _higher(m) else '↓'}" for m in metrics), "n clips", "seed"]
+    header = ["method", *(catalog.heading(m, _recorded_direction(m, runs)) for m in metrics), "n clips", "seed"]
     lines = [_row(header), _row(["---"] * len(header))]
     for run in sorted(runs, key=lambda r: _sort_key(r.results, sort_metric)):
         method = run.results["method"]
         name = _escape(run.name) + (" (oracle)" if method["oracle"] else "")
         cells = [name, *(_metric_cell(m, run.results, notes, unavailable) for m in metrics)]
-        cells += [_count_cell(run), _fmt_value(run.results["seed"])]
+        cells += [_count_cell(run), _fmt_seed(run.results["seed"])]
         lines.append(_row(cells))
     lines.append("")
     return lines
@@ -274,10 +274,15 @@ def _metric_cell(metric: str, results: dict, notes: _Notes, unavailable: dict) -
         return f"{NA} " + notes.ref(f"{metric} was not scored in this run.")
     if "unavailable" in entry:
         return f"{NA} " + notes.ref(unavailable[metric])
-    d = DECIMALS.get(metric, 3)
-    low, high = entry["ci95"]
-    mean, half = _fmt_value(entry["mean"], d), _fmt_value((high - low) / 2, d)
-    cell = mean if half == NA or mean == NA else f"{mean} ± {half}"
+    mean = catalog.format_value(metric, entry["mean"])
+    if entry.get("ci95") is None:  # a set metric (FVD): one number over the clips, no interval
+        cell = mean
+        if entry.get("warning"):
+            cell += " " + notes.ref(f"{results['method']['name']}: {metric}: {entry['warning']}")
+    else:
+        low, high = entry["ci95"]
+        half = catalog.format_value(metric, (high - low) / 2)
+        cell = mean if half == NA or mean == NA else f"{mean} ± {half}"
     files = results["metric_settings"].get(metric, {})
     files = files.get("weight_files", []) if isinstance(files, dict) else []
     if any(f.get("matches_published") is False for f in files):
@@ -295,11 +300,11 @@ def _count_cell(run: Run) -> str:
     return text + (f" ({failed} failed)" if failed else "")
 
 
-def _fmt_value(value, decimals: Optional[int] = None) -> str:
-    """A number as text; ``n/a`` for anything missing or not a finite number (never ``nan``)."""
+def _fmt_seed(value) -> str:
+    """A seed as text; ``n/a`` for anything missing or not a finite number (never ``nan``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return NA
-    return f"{value:.{decimals}f}" if decimals is not None else str(value)
+    return str(value)
 
 
 def _sort_metric(metrics) -> Optional[str]:
@@ -311,7 +316,8 @@ def _sort_key(results: dict, metric: Optional[str]):
     entry = results["metrics"].get(metric) if metric else None
     if not entry or "mean" not in entry:
         return (1, 0.0, name)
-    return (0, -entry["mean"] if entry["higher_is_better"] else entry["mean"], name)
+    higher = catalog.entry(metric, entry.get("higher_is_better")).higher_is_better
+    return (0, entry["mean"] if higher is False else -entry["mean"], name)
 
 
 def _sentence(text: str) -> str:
@@ -336,23 +342,20 @@ def _render_reported(split: Optional[str]) -> list[str]:
         "ranked with any run scored here. Rows are in the order printed in the source.",
         "",
     ]
-    header = ["split", "method",
-              *(f"{reported_data.LABELS[m]} {'↑' if reported_data.HIGHER_IS_BETTER[m] else '↓'}" for m in metrics),
-              "source"]
+    header = ["split", "method", *(catalog.heading(m) for m in metrics), "source"]
     lines += [_row(header), _row(["---"] * len(header))]
     for r in rows:
-        values = [("—" if r.value(m) is None else f"{r.value(m):.{reported_data.DECIMALS[m]}f}") for m in metrics]
+        values = [("—" if r.value(m) is None else catalog.format_value(m, r.value(m))) for m in metrics]
         lines.append(_row([r.split, _escape(r.method), *values, r.source]))
     lines.append("")
     return lines
 
 
-def _higher(metric: Optional[str]) -> bool:
-    return HIGHER_IS_BETTER.get(metric, True)
-
-
-def _label(metric: Optional[str]) -> str:
-    return LABELS.get(metric, str(metric).upper())
+def _recorded_direction(metric: str, runs: list[Run]) -> Optional[bool]:
+    """The direction the runs' files record for ``metric`` when they agree (None otherwise); only used for a
+    metric the catalogue does not know, whose direction is then the files' word."""
+    recorded = {(r.results["metrics"].get(metric) or {}).get("higher_is_better") for r in runs} - {None}
+    return recorded.pop() if len(recorded) == 1 else None
 
 
 def _escape(text: str) -> str:

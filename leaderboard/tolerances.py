@@ -6,15 +6,15 @@ other CPU kernels via ``ATEN_CPU_CAPABILITY``, ``NPY_DISABLE_CPU_FEATURES`` and 
 1 vs 2 threads, and a GPU where one was at hand), stored with its figures in ``tolerances.json`` next to
 this file::
 
-    tolerance(method, metric) = max(FLOOR[metric], SAFETY_FACTOR * measured_max_abs_diff(kind(method), metric))
+    tolerance(method, metric) = max(floor(metric), SAFETY_FACTOR * measured_max_abs_diff(kind(method), metric))
 
 where the measured spread covers the simulated CPUs and, when either run compared generated on a GPU,
 the CPU-GPU difference too (``benchmarks/gpu_spread.py``; GPU runs were bit-identical run to run).
 
 ``SAFETY_FACTOR`` (10) covers hardware we could not simulate (other CPU vendors, other BLAS builds, GPUs of
-another generation) on top of what was measured; ``FLOOR`` is a few ulp of float64 at the metric's scale
+another generation) on top of what was measured; :func:`floor` is a few ulp of float64 at the metric's scale
 (for methods whose outputs were bit-identical in every setting, only the metric's own arithmetic can move a
-score). Methods are grouped by kind (``analytic`` baselines, ``neural`` generators); a method that was not
+score), the metric's ``regression_floor`` in :mod:`benchmark.metrics.catalog`. Methods are grouped by kind (``analytic`` baselines, ``neural`` generators); a method that was not
 measured gets its kind's tolerance (``neural`` for unknown methods: the larger one).
 
 On the same machine with the same seed there is no tolerance at all: videos and per-clip scores are
@@ -27,13 +27,17 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from benchmark.metrics import catalog
+
 TOLERANCES_FILE = Path(__file__).with_name("tolerances.json")
 SAFETY_FACTOR = 10.0
-# a few float64 ulp at each metric's scale: PSNR ~10-100 dB, SSIM and LPIPS in [0, 1]
-FLOOR = {"psnr": 1e-9, "ssim": 1e-12, "lpips": 1e-12}
-DEFAULT_FLOOR = 1e-9
 KIND = {"exo-copy": "analytic", "reproject": "analytic", "from-folder": "analytic", "mean-colour": "analytic",
         "mean-exo-frame": "analytic"}
+
+
+def floor(metric: str) -> float:
+    """The smallest tolerance of one ``metric`` score: its catalogue ``regression_floor`` (1e-9 when unknown)."""
+    return catalog.entry(metric).regression_floor
 
 
 def kind_of(method: str) -> str:
@@ -64,7 +68,6 @@ def tolerance(method: str, metric: str, path: Path = TOLERANCES_FILE, *, gpu: bo
     None when the metric's spread was never measured (e.g. LPIPS, whose weights the measuring machine did not
     have): such a metric has no tolerance, rather than an invented one.
     """
-    floor = FLOOR.get(metric, DEFAULT_FLOOR)
     spread = measured_spread(kind_of(method), metric, path, gpu=gpu)
     if spread is None:  # measured for the other kind only: the larger spread of any kind for it
         spreads = [measured_spread(k, metric, path, gpu=gpu) for k in ("analytic", "neural")]
@@ -72,7 +75,7 @@ def tolerance(method: str, metric: str, path: Path = TOLERANCES_FILE, *, gpu: bo
         if not spreads:
             return None
         spread = max(spreads)
-    return max(floor, SAFETY_FACTOR * spread)
+    return max(floor(metric), SAFETY_FACTOR * spread)
 
 
 def ran_on_gpu(results: dict) -> bool:

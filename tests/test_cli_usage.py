@@ -270,14 +270,15 @@ def test_help_shows_defaults_and_the_metric_names_that_exist(capsys):
 # ---- the run summary ---------------------------------------------------------------------------------------
 
 
-def test_summary_says_once_and_briefly_which_metrics_need_weights(tiny_synth, tmp_path, capsys):
-    from benchmark.metrics.weights import FVD_UNAVAILABLE_REASON
+def test_summary_says_once_and_briefly_which_metrics_need_weights(tiny_synth, tmp_path, capsys, monkeypatch):
+    from benchmark.metrics import weights
 
+    monkeypatch.setenv("EXOEGO_I3D", str(tmp_path / "no-such-i3d.pt"))  # the user's I3D path, missing
     assert run_cli("run", "--method", "exo-copy", "--root", tiny_synth, "--out", tmp_path, "--no-progress",
                    "--metrics", "psnr,lpips,fvd", "--n-boot", 50) == 0
     out = capsys.readouterr().out
     results = json.loads((tmp_path / "synth/test/exo-copy/results.json").read_text())
-    assert results["metrics"]["fvd"]["unavailable"] == FVD_UNAVAILABLE_REASON  # the full reason is kept there
+    assert results["metrics"]["fvd"]["unavailable"] == weights.check("fvd")[1]  # the full reason is kept there
     assert out.count("`python -m benchmark weights`") == 1
     for metric in results["metrics"].values():
         if "unavailable" in metric:

@@ -4,6 +4,9 @@ bootstrap confidence intervals and :class:`MetricSuite`, which scores a run and 
 Protocol shared by all metrics: RGB uint8 videos ``(T, H, W, 3)`` -> float ``x / 255`` in [0, 1]; all frames;
 full frame at the stored ego resolution, no crop and no resize; per-frame scores averaged over frames give the
 clip score; clip scores averaged over clips give the run score, with a percentile-bootstrap 95 % interval.
+Networks with a fixed input size resize as their reference does and say so in their settings: CLIP-I (CLIP's
+image processor, 224 px) and FVD, which is one number for the whole set (I3D, 16 frames at 224x224; see
+``video_fvd``). Weight files: ``weights`` (``python -m benchmark weights list | download | verify | register``).
 
 The names below are imported on first use (module ``__getattr__``): importing the package, or its torch-free
 catalogue ``benchmark.metrics.catalog``, does not import torch, so the command line's ``--help`` and its
@@ -26,6 +29,13 @@ _LAZY = {
     "MetricSuite": "suite",
     "summarize": "suite",
     "bootstrap_ci": "bootstrap",
+    "EgoMotionError": "ego_motion",
+    "ego_motion_error": "ego_motion",
+    "VideoCLIPI": "video_clip",
+    "video_clip_i": "video_clip",
+    "FVDProtocol": "video_fvd",
+    "VideoFVD": "video_fvd",
+    "frechet_distance": "video_fvd",
     "VideoLPIPS": "video_lpips",
     "video_lpips": "video_lpips",
     "PSNR_CAP_DB": "video_psnr",

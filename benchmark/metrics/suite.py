@@ -10,7 +10,9 @@ Typical use (what the runner does)::
     settings = suite.settings()                  # -> results.json "metric_settings"
 
 A metric whose weights are missing is not computed: it appears in ``summary()["metrics"]`` as
-``{"unavailable": reason}`` and is absent from ``per_clip()``. Summaries can be recomputed from a saved
+``{"unavailable": reason}`` and is absent from ``per_clip()``. A *set* metric (kind ``"set"`` in the catalogue: FVD)
+has one number for the whole set: no ``per_clip()`` column, no per-category entry, and a summary entry
+``{"value", "n", "kind": "set", "ci95": None, "ci95_note", "warning" (when too few clips), ...}``. Summaries can be recomputed from a saved
 ``per_clip.csv`` with :func:`summarize` (same numbers; the runner uses it when it reuses cached clips, and in
 multi-process runs rank 0 calls it on the concatenated per-rank tables). ``summary()`` uses only the clips this
 process has seen and never synchronises, so calling it on one rank cannot hang.
@@ -39,7 +41,7 @@ import torch
 from benchmark.metrics import weights
 from benchmark.metrics._video import COMPUTE_DTYPE, check_video_pair
 from benchmark.metrics.bootstrap import bootstrap_ci
-from benchmark.metrics.catalog import METRICS, MetricEntry, UnknownMetricError, check_metric_names
+from benchmark.metrics.catalog import METRICS, MetricEntry, UnknownMetricError, check_metric_names, is_set_metric
 from benchmark.metrics.video_lpips import LPIPS_NET, LPIPS_VERSION
 from benchmark.metrics.video_psnr import PSNR_CAP_DB, PSNR_DATA_RANGE
 from benchmark.metrics.video_ssim import SSIM_DESCRIPTION, SSIM_NOTES, SSIM_SETTINGS
@@ -59,12 +61,13 @@ class MetricComputationError(ValueError):
     """
 
 
-def _build(entry: MetricEntry, *, verify_weights: bool):
+def _build(entry: MetricEntry, *, verify_weights: bool, options: Optional[dict] = None):
     module_name, class_name = entry.target.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    if entry.name in weights.METRICS_WITHOUT_WEIGHTS:
-        return cls()
-    return cls(verify_checksum=verify_weights)
+    kwargs = dict(options or {})
+    if weights.MANIFEST.get(entry.name):  # only metrics with weight files take the checksum switch
+        kwargs.setdefault("verify_checksum", verify_weights)
+    return cls(**kwargs)
 
 
 class MetricSuite:
@@ -76,13 +79,16 @@ class MetricSuite:
         device: where the metrics compute (``"cpu"``, ``"cuda"``...).
         verify_weights: check weight files against their published checksums; ``False`` accepts any file
             (tests with locally generated weights only; recorded in ``settings()``).
+        metric_options: constructor arguments per metric name, e.g. ``{"fvd": {"reference_cache": folder,
+            "max_clips": 512}}`` (recorded through each metric's own settings).
     """
 
     def __init__(self, names: Iterable[str] = ("psnr", "ssim", "lpips"), device: str | torch.device = "cpu",
-                 *, verify_weights: bool = True) -> None:
+                 *, verify_weights: bool = True, metric_options: Optional[dict] = None) -> None:
         self.names = check_metric_names(names)
         self.device = torch.device(device)
         self.verify_weights = verify_weights
+        self.metric_options = dict(metric_options or {})
         self.metrics = {}
         self.unavailable: dict[str, str] = {}
         for name in self.names:
@@ -94,7 +100,8 @@ class MetricSuite:
                 self.unavailable[name] = reason
                 continue
             try:
-                self.metrics[name] = _build(entry, verify_weights=verify_weights).to(self.device)
+                self.metrics[name] = _build(entry, verify_weights=verify_weights,
+                                            options=self.metric_options.get(name)).to(self.device)
             except weights.WeightsUnavailableError as err:
                 self.unavailable[name] = str(err)
         self.reset()
@@ -108,8 +115,13 @@ class MetricSuite:
         self._resolutions: set[tuple[int, int]] = set()
         self._num_frames: set[int] = set()
 
-    def update(self, clip_id: str, category: str, pred, target) -> None:
+    def update(self, clip_id: str, category: str, pred, target, *, ego_K=None, ego_T_world_cam=None) -> None:
         """Score one clip: uint8 ``(T, H, W, 3)`` prediction and ground truth of the same shape.
+
+        ``ego_K`` (3, 3) and ``ego_T_world_cam`` (T, 4, 4), the clip's true ego cameras, go to the metrics whose class
+        lists them in ``needs`` (the ego-motion error). A metric whose needs the caller does not give is not
+        computed: from then on it is unavailable for the whole run, with a reason naming what was missing, and
+        any clip it had already scored is forgotten (a mean over some of the clips only would mislead).
 
         Raises ``ValueError`` naming the clip on a shape/dtype mismatch or a repeated ``clip_id``, and
         :class:`MetricComputationError` if a metric fails (the clip is then not recorded by any metric).
@@ -120,10 +132,20 @@ class MetricSuite:
             raise ValueError(f"clip {clip_id!r}: {err}") from None
         if clip_id in self._seen_ids:
             raise ValueError(f"clip {clip_id!r} was already scored")
+        given = {"ego_K": ego_K, "ego_T_world_cam": ego_T_world_cam}
+        for name, metric in list(self.metrics.items()):
+            missing = [key for key in getattr(metric, "needs", ()) if given.get(key) is None]
+            if missing:
+                del self.metrics[name]
+                self.unavailable[name] = (
+                    f"{name} needs the clip's {' and '.join(missing)}, which the scoring code did not pass "
+                    f"(first missing for clip {clip_id!r}); MetricSuite.update(..., "
+                    f"{', '.join(f'{key}=...' for key in missing)}) gives them")
         done = []
         for name, metric in self.metrics.items():
             try:
-                metric.update(pred, target)
+                needs = getattr(metric, "needs", ())
+                metric.update(pred, target, **{key: given[key] for key in needs})
             except Exception as err:
                 for other in done:
                     other.drop_last_update()
@@ -140,15 +162,26 @@ class MetricSuite:
         return tuple(self.metrics)
 
     def per_clip(self) -> pd.DataFrame:
-        """One row per clip (update order): ``clip_id``, ``category``, then one column per available metric."""
+        """One row per clip (update order): ``clip_id``, ``category``, then one column per available per-clip metric
+        (set metrics such as FVD have no per-clip score)."""
         data = {"clip_id": list(self._clip_ids), "category": list(self._categories)}
-        for name, metric in self.metrics.items():
-            data[name] = metric.per_clip_scores().numpy()
-        return pd.DataFrame(data, columns=[*ID_COLUMNS, *self.metrics])
+        per_clip_metrics = [n for n in self.metrics if not is_set_metric(n)]
+        for name in per_clip_metrics:
+            data[name] = self.metrics[name].per_clip_scores().numpy()
+        return pd.DataFrame(data, columns=[*ID_COLUMNS, *per_clip_metrics])
 
     def summary(self, n_boot: int = 1000, seed: int = 0) -> dict:
         """``{"metrics", "per_category", "bootstrap"}`` over the clips seen; see :func:`summarize`."""
-        return summarize(self.per_clip(), self.names, n_boot=n_boot, seed=seed, unavailable=self.unavailable)
+        set_entries = {}
+        for name, metric in self.metrics.items():
+            if not is_set_metric(name):
+                continue
+            if metric.num_clips:
+                set_entries[name] = {**metric.summary(), "higher_is_better": METRICS[name].higher_is_better}
+            else:
+                set_entries[name] = {"unavailable": f"no clip has a {name} score"}
+        return summarize(self.per_clip(), self.names, n_boot=n_boot, seed=seed, unavailable=self.unavailable,
+                         set_metrics=set_entries)
 
     def settings(self) -> dict:
         """Every setting that changes a number (goes to results.json ``metric_settings``).
@@ -211,12 +244,32 @@ class MetricSuite:
                 ]
             out["lpips"] = lpips
         if "fvd" in self.names:
-            out["fvd"] = {"status": "not implemented", "min_clips": weights.FVD_MIN_CLIPS}
+            if "fvd" in self.metrics:
+                out["fvd"] = self.metrics["fvd"].settings()
+            else:
+                from benchmark.metrics.video_fvd import fvd_settings
+
+                out["fvd"] = fvd_settings(**{k: v for k, v in self.metric_options.get("fvd", {}).items()
+                                             if k in ("max_clips", "seed")})
+        if "clip_i" in self.names:
+            if "clip_i" in self.metrics:
+                out["clip_i"] = self.metrics["clip_i"].settings()
+            else:
+                from benchmark.metrics.video_clip import clip_i_settings
+
+                out["clip_i"] = clip_i_settings()
+        if "ego_motion" in self.names:
+            if "ego_motion" in self.metrics:
+                out["ego_motion"] = self.metrics["ego_motion"].settings()
+            else:
+                from benchmark.metrics.ego_motion import ego_motion_settings
+
+                out["ego_motion"] = ego_motion_settings(**self.metric_options.get("ego_motion", {}))
         return out
 
 
 def summarize(per_clip: pd.DataFrame, metrics: Optional[Iterable[str]] = None, *, n_boot: int = 1000,
-              seed: int = 0, unavailable: Optional[dict] = None) -> dict:
+              seed: int = 0, unavailable: Optional[dict] = None, set_metrics: Optional[dict] = None) -> dict:
     """Summary of a per-clip table (from :meth:`MetricSuite.per_clip` or a ``per_clip.csv``).
 
     Returns ``{"metrics": {name: {"mean", "ci95": [low, high], "higher_is_better", "n"} or
@@ -224,15 +277,20 @@ def summarize(per_clip: pd.DataFrame, metrics: Optional[Iterable[str]] = None, *
     "bootstrap": {...}}``. ``metrics`` defaults to every non-id column; a requested metric that is not a
     column is reported unavailable with the reason from ``unavailable`` (or "not in the per-clip table").
     Empty cells (NaN) are skipped and not counted in ``n``. Intervals: :func:`~benchmark.metrics.bootstrap.
-    bootstrap_ci` with ``n_boot`` and ``seed`` (per category with the same seed).
+    bootstrap_ci` with ``n_boot`` and ``seed`` (per category with the same seed). ``set_metrics`` holds the
+    finished entries of set metrics (``VideoFVD.summary()``), placed in the order of ``metrics``; they have no
+    per-clip column and so no per-category entry.
     """
     unavailable = dict(unavailable or {})
+    set_metrics = dict(set_metrics or {})
     names = list(metrics) if metrics is not None else [c for c in per_clip.columns if c not in ID_COLUMNS]
     out_metrics: dict[str, dict] = {}
     scored = []
     for name in names:
         if name in unavailable:
             out_metrics[name] = {"unavailable": unavailable[name]}
+        elif name in set_metrics:
+            out_metrics[name] = set_metrics[name]
         elif name not in per_clip.columns:
             out_metrics[name] = {"unavailable": f"{name} is not in the per-clip table"}
         else:

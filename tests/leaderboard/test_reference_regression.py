@@ -15,6 +15,7 @@ import pytest
 from benchmark import registry
 from benchmark.cli import main
 from benchmark.generator import Generator
+from benchmark.metrics.catalog import METRICS
 from benchmark.registry import MethodSpec
 from benchmark.runner import run
 from leaderboard import tolerances
@@ -67,7 +68,7 @@ def test_tolerances_come_from_the_measured_spread():
     for method, metric in (("exo-copy", "psnr"), ("exo2egosyn", "psnr"), ("exo2egosyn", "ssim")):
         spread = tolerances.measured_spread(tolerances.kind_of(method), metric)
         assert spread is not None, f"no measured spread for {method} {metric}"
-        assert tolerances.tolerance(method, metric) == max(tolerances.FLOOR[metric],
+        assert tolerances.tolerance(method, metric) == max(METRICS[metric].regression_floor,
                                                            tolerances.SAFETY_FACTOR * spread)
     assert tolerances.kind_of("some-new-method") == "neural"
 

@@ -36,6 +36,7 @@ def local_alexnet_home(tmp_path_factory):
 def weights_env(monkeypatch, tmp_path):
     """Point every weight lookup at temporary folders (empty unless a test fills them)."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+    monkeypatch.setenv(weights.ENV_WEIGHTS_DIR, str(tmp_path / "weights"))
     monkeypatch.delenv(weights.ENV_LPIPS_ALEXNET, raising=False)
     monkeypatch.delenv(weights.ENV_WEIGHTS_MIRROR, raising=False)
     return monkeypatch
@@ -85,9 +86,9 @@ def test_env_override_selects_the_backbone_file(weights_env, local_alexnet_home,
 def test_missing_backbone_makes_lpips_unavailable_with_file_url_and_path(weights_env, make_clip):
     ok, reason = weights.check("lpips")
     assert not ok
-    expected_path = str(weights.MANIFEST["lpips"][0].default_path())
-    for fragment in (weights.ALEXNET_FILENAME, weights.ALEXNET_URL, expected_path, "python -m benchmark weights fetch",
-                     weights.ENV_LPIPS_ALEXNET):
+    torch_hub_path = str(weights.FILES["lpips.alexnet"].library_path())
+    for fragment in (weights.ALEXNET_FILENAME, weights.ALEXNET_URL, torch_hub_path,
+                     "python -m benchmark weights download lpips.alexnet", weights.ENV_LPIPS_ALEXNET):
         assert fragment in reason
 
     suite = MetricSuite(("psnr", "lpips"))
@@ -129,7 +130,7 @@ def test_manifest_matches_the_installed_sources():
     assert alexnet.url == weights.ALEXNET_URL
     assert alexnet.url.endswith(weights.ALEXNET_FILENAME)
     assert f"-{weights.ALEXNET_SHA256_PREFIX}." in weights.ALEXNET_FILENAME
-    linear = weights.MANIFEST["lpips"][1].default_path()
+    linear = weights.FILES["lpips.linear"].library_path()
     assert hashlib.sha256(linear.read_bytes()).hexdigest() == weights.LPIPS_LINEAR_SHA256
 
 
@@ -138,7 +139,7 @@ def test_fetch_verifies_the_checksum_and_leaves_nothing_behind(weights_env, tmp_
     mirror.mkdir()
     (mirror / weights.ALEXNET_FILENAME).write_bytes(b"not the real weights")
     weights_env.setenv(weights.ENV_WEIGHTS_MIRROR, mirror.as_uri())  # file:// : no network involved
-    target = weights.MANIFEST["lpips"][0].default_path()
+    target = weights.weights_dir() / weights.ALEXNET_FILENAME  # where downloads go
     with pytest.raises(WeightsFetchError) as err:
         weights.fetch_weights(["lpips"], progress=False)
     message = str(err.value)
@@ -148,7 +149,7 @@ def test_fetch_verifies_the_checksum_and_leaves_nothing_behind(weights_env, tmp_
 
 
 def test_fetch_does_not_overwrite_a_present_file_that_differs(weights_env, tmp_path):
-    target = weights.MANIFEST["lpips"][0].default_path()
+    target = weights.FILES["lpips.alexnet"].library_path()  # an existing torch hub copy is used, never replaced
     target.parent.mkdir(parents=True)
     target.write_bytes(b"someone else's file")
     with pytest.raises(WeightsFetchError, match="not overwriting"):
@@ -156,7 +157,8 @@ def test_fetch_does_not_overwrite_a_present_file_that_differs(weights_env, tmp_p
     assert target.read_bytes() == b"someone else's file"
 
 
-def test_fvd_is_reported_unavailable_only_when_asked(make_clip):
+def test_fvd_is_reported_unavailable_only_when_asked(weights_env, tmp_path, make_clip):
+    weights_env.setenv(weights.ENV_I3D, str(tmp_path / "no-i3d.pt"))
     clip = make_clip(5, (2, 16, 16, 3))
     without = MetricSuite(("psnr",))
     without.update("c0", "cat", clip, clip)
@@ -165,4 +167,4 @@ def test_fvd_is_reported_unavailable_only_when_asked(make_clip):
     asked = MetricSuite(("psnr", "fvd"))
     asked.update("c0", "cat", clip, clip)
     reason = asked.summary(n_boot=10)["metrics"]["fvd"]["unavailable"]
-    assert str(weights.FVD_MIN_CLIPS) in reason and "I3D" in reason
+    assert "I3D" in reason and "python -m benchmark weights download fvd.i3d" in reason
