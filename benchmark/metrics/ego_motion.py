@@ -513,6 +513,7 @@ class EgoMotionError(VideoMetric):
     """
 
     higher_is_better = False
+    takes_unit_frames = False  # OpenCV reads the uint8 frames
     needs = ("ego_K", "ego_T_world_cam")
     estimable: list
     pair_counts: list

@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 
 from benchmark.metrics import weights
-from benchmark.metrics._video import COMPUTE_DTYPE, check_video_pair
+from benchmark.metrics._video import COMPUTE_DTYPE, check_video_pair, to_unit_frames
 from benchmark.metrics.bootstrap import bootstrap_ci
 from benchmark.metrics.catalog import METRICS, MetricEntry, UnknownMetricError, check_metric_names, is_set_metric
 from benchmark.metrics.video_lpips import LPIPS_NET, LPIPS_VERSION
@@ -142,10 +142,16 @@ class MetricSuite:
                     f"(first missing for clip {clip_id!r}); MetricSuite.update(..., "
                     f"{', '.join(f'{key}=...' for key in missing)}) gives them")
         done = []
+        unit_frames = None  # the clip as float frames, converted once for every metric that reads them
         for name, metric in self.metrics.items():
             try:
-                needs = getattr(metric, "needs", ())
-                metric.update(pred, target, **{key: given[key] for key in needs})
+                if getattr(metric, "takes_unit_frames", False):
+                    if unit_frames is None:
+                        unit_frames = (to_unit_frames(pred, self.device), to_unit_frames(target, self.device))
+                    metric.update_unit_frames(*unit_frames)
+                else:
+                    needs = getattr(metric, "needs", ())
+                    metric.update(pred, target, **{key: given[key] for key in needs})
             except Exception as err:
                 for other in done:
                     other.drop_last_update()

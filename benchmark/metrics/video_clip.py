@@ -129,6 +129,7 @@ class VideoCLIPI(VideoMetric):
     """
 
     higher_is_better = True
+    takes_unit_frames = False  # the CLIP processor reads uint8 frames (its own resize and normalisation)
     __jit_ignored_attributes__ = ["model"]
 
     def __init__(self, frame_batch_size: int = 16, *, model_path=None, verify_checksum: bool = True,

@@ -187,3 +187,31 @@ def test_cropping_rule_is_scikit_images(exo_copy_clip):
                       for p, t in zip(pred.astype(np.float64), target.astype(np.float64))])
     cropped = reference_ssim(pred, target, window_size=11, sigma=1.5, k1=0.01, k2=0.03, border="crop")
     assert cropped == pytest.approx(theirs, abs=1e-9)
+
+
+def test_suite_converts_a_clip_once_and_gives_the_same_scores_as_each_metric_alone(make_clip, perturb):
+    """MetricSuite hands PSNR and SSIM one float copy of the clip (update_unit_frames); the numbers must be those
+    of each metric's own uint8 update, bit for bit, whatever the frame batching."""
+    from benchmark.metrics import MetricSuite
+    from benchmark.metrics._video import frames_per_batch
+
+    suite = MetricSuite(("psnr", "ssim"))
+    alone = {"psnr": VideoPSNR(), "ssim": VideoSSIM(frame_batch_size=3)}
+    for i in range(3):
+        target = make_clip(10 + i, (7, 24, 32, 3))
+        pred = perturb(target, 20 + i, amplitude=40)
+        suite.update(f"c{i}", "demo", pred, target)
+        for metric in alone.values():
+            metric.update(pred, target)
+    table = suite.per_clip()
+    for name, metric in alone.items():
+        np.testing.assert_array_equal(table[name].to_numpy(), metric.per_clip_scores().numpy())
+    assert frames_per_batch(64, 64) >= 17  # a whole synth clip is one call
+    assert frames_per_batch(704, 1280) == 4  # a 720p clip is scored 4 frames at a time
+
+
+def test_update_unit_frames_is_refused_by_metrics_that_read_uint8_frames():
+    from benchmark.metrics.ego_motion import EgoMotionError
+
+    with pytest.raises(TypeError, match="uint8"):
+        EgoMotionError().update_unit_frames(torch.zeros(2, 3, 8, 8), torch.zeros(2, 3, 8, 8))
