@@ -17,7 +17,10 @@ aten-avx2          ATEN_CPU_CAPABILITY=avx2                                     
 threads-2          OMP_NUM_THREADS=2                                              2 torch / OpenBLAS threads
 npy-no-avx512      NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"        numpy on an AVX2-only CPU
 openblas-haswell   OPENBLAS_CORETYPE=Haswell                                      numpy's OpenBLAS kernels, AVX2
-old-cpu            the three AVX2 settings above together (opt-in)               a whole AVX2-only machine
+opencv-sse3        OPENCV_CPU_DISABLE=AVX512-SKX,AVX2,AVX,FP16,SSE4.2,SSE4.1,...  OpenCV (SIFT of the ego-motion
+                                                                                  error) on a CPU without AVX
+old-cpu            the AVX2 settings above together, OpenCV without AVX-512       a whole AVX2-only machine
+                   (opt-in)
 =================  ============================================================  ===============================
 
 Every setting but ``threads-2`` runs with ``OMP_NUM_THREADS=1``: torch reads it for its intra-op thread count
@@ -62,6 +65,8 @@ SHIPPED = ("exo-copy", "reproject", "exo2egosyn", "wan2.2-ti2v")
 ABLATIONS = ("exo2egosyn-no-align", "exo2egosyn-no-multiexocon", "exo2egosyn-no-poseinj")
 
 NPY_NO_AVX512 = "X86_V4 AVX512_ICL AVX512_SPR"
+# OpenCV's names (cv2.getCPUFeaturesLine() marks a disabled dispatch target with "?"); SSE3 is its x86-64 baseline
+CV_SSE3_ONLY = "AVX512-SKX,AVX2,AVX,FP16,FMA3,POPCNT,SSE4.2,SSE4.1"
 SETTINGS = {
     "baseline": {"OMP_NUM_THREADS": "1"},
     "repeat": {"OMP_NUM_THREADS": "1"},
@@ -70,20 +75,26 @@ SETTINGS = {
     "threads-2": {"OMP_NUM_THREADS": "2"},
     "npy-no-avx512": {"OMP_NUM_THREADS": "1", "NPY_DISABLE_CPU_FEATURES": NPY_NO_AVX512},
     "openblas-haswell": {"OMP_NUM_THREADS": "1", "OPENBLAS_CORETYPE": "Haswell"},
+    "opencv-sse3": {"OMP_NUM_THREADS": "1", "OPENCV_CPU_DISABLE": CV_SSE3_ONLY},
     "old-cpu": {"OMP_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2", "NPY_DISABLE_CPU_FEATURES": NPY_NO_AVX512,
-                "OPENBLAS_CORETYPE": "Haswell"},
+                "OPENBLAS_CORETYPE": "Haswell", "OPENCV_CPU_DISABLE": "AVX512-SKX"},
 }
 DEFAULT_SETTINGS = ("baseline", "repeat", "aten-default", "aten-avx2", "threads-2", "npy-no-avx512",
-                    "openblas-haswell")
+                    "openblas-haswell", "opencv-sse3")
 # Variables that select kernels or thread counts: unset in every child, then set per setting, so the caller's
 # shell cannot leak a setting into the baseline.
 CONTROLLED = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ATEN_CPU_CAPABILITY",
-              "NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")
+              "NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES", "OPENBLAS_CORETYPE", "OPENCV_CPU_DISABLE")
 
 PROBE = r"""
 import ctypes, glob, json, os
 import numpy, torch
 import benchmark
+try:
+    import cv2
+    cv_features = cv2.getCPUFeaturesLine()
+except ImportError:
+    cv_features = None
 try:
     from numpy._core._multiarray_umath import __cpu_features__ as features
 except ImportError:  # numpy < 2
@@ -100,7 +111,7 @@ print(json.dumps({"torch": torch.__version__, "numpy": numpy.__version__, "torch
                   "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
                   "numpy_dispatch": [k for k in ("X86_V3", "X86_V4", "AVX512_SKX", "AVX512_ICL", "AVX512_SPR")
                                      if features.get(k)],
-                  "openblas_core": corename, "benchmark_from": os.path.dirname(benchmark.__file__)}))
+                  "openblas_core": corename, "opencv_cpu_features": cv_features, "benchmark_from": os.path.dirname(benchmark.__file__)}))
 """
 
 

@@ -106,18 +106,19 @@ METRICS: dict[str, MetricEntry] = {e.name: e for e in (
     ),
     MetricEntry(
         "fvd", "benchmark.metrics.video_fvd:VideoFVD", False, "FVD", decimals=2, kind=SET, weights=("fvd.i3d",),
+        default=True,
         description="Frechet distance between I3D (Kinetics-400) features of the generated and the true ego "
                     "clips, one number over the set (cd-fvd 0.1.1 statistics API)",
     ),
     MetricEntry(
         "clip_i", "benchmark.metrics.video_clip:VideoCLIPI", True, "CLIP-I", decimals=3,
-        weights=("clip_i.vit_b_32",), regression_floor=1e-12,
+        weights=("clip_i.vit_b_32",), regression_floor=1e-12, default=True,
         description="cosine similarity of CLIP ViT-B/32 image embeddings of generated and true ego frames, mean "
                     "over frames (CLIP-I as EgoX and Ego-Forge report it)",
     ),
     MetricEntry(
         "ego_motion", "benchmark.metrics.ego_motion:EgoMotionError", False, "Ego-motion error", "deg",
-        decimals=2, needs=("ego_K", "ego_T_world_cam"),
+        decimals=2, needs=("ego_K", "ego_T_world_cam"), default=True,
         description="angle between the frame-to-frame camera rotation estimated from the generated ego video "
                     "(OpenCV SIFT matches, rotation-only RANSAC with the true ego intrinsics; essential matrix "
                     "selectable) and the true ego trajectory's, mean over consecutive frame pairs (no peer reports "
@@ -126,7 +127,8 @@ METRICS: dict[str, MetricEntry] = {e.name: e for e in (
 )}
 
 DEFAULT_METRICS: tuple = tuple(name for name, e in METRICS.items() if e.default)
-"""What ``run`` scores and the tables show when no metrics are named: ``("psnr", "ssim", "lpips")``."""
+"""What ``run`` scores and the tables show when no metrics are named: all six (psnr, ssim, lpips, fvd, clip_i,
+ego_motion). Those whose weights are not installed are recorded as unavailable, with the command that fixes it."""
 
 
 class UnknownMetricError(UsageError):
