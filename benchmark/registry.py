@@ -310,6 +310,10 @@ def build(name: str, **overrides):
 _BUILTIN = [
     MethodSpec("exo-copy", "baselines.exo_copy:ExoCopy",
                "Copies the exo camera whose viewing direction is closest to the ego camera's, resized."),
+    MethodSpec("mean-colour", "baselines.mean_colour:MeanColour",
+               "Trivial floor: every frame one flat colour, the mean colour of the clip's exo videos."),
+    MethodSpec("mean-exo-frame", "baselines.mean_exo_frame:MeanExoFrame",
+               "Trivial floor: the closest exo view's time-averaged frame, resized like exo-copy, as a still."),
     MethodSpec("reproject", "baselines.reproject:Reproject",
                "Forward-warps exo pixels into the ego camera with (oracle) depth, z-buffered, holes filled."),
     MethodSpec("from-folder", "baselines.from_folder:FromFolder",
