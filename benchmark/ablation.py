@@ -14,7 +14,8 @@ DEFAULT_METHODS = ("exo2egosyn", "exo2egosyn-no-align", "exo2egosyn-no-multiexoc
 
 
 def run_ablation(out, *, methods=DEFAULT_METHODS, seeds=(0, 1), dataset="synth", split="test", root=None,
-                 config=None, limit=None, reference="exo2egosyn", n_boot=1000, progress=True) -> Path:
+                 config=None, limit=None, reference="exo2egosyn", n_boot=1000, progress=True,
+                 metric_options=None) -> Path:
     from leaderboard.ablation import render_ablation
 
     from . import registry
@@ -30,7 +31,7 @@ def run_ablation(out, *, methods=DEFAULT_METHODS, seeds=(0, 1), dataset="synth",
     for seed in seeds:
         for method in methods:
             report = run(method, dataset=dataset, split=split, out=out / f"seed{seed}", root=root, config=config,
-                         limit=limit, seed=seed, n_boot=n_boot, progress=progress)
+                         limit=limit, seed=seed, n_boot=n_boot, progress=progress, metric_options=metric_options)
             failed += [(seed, method, f["clip_id"]) for f in report.failed]
     text = render_ablation(out, reference=reference, n_boot=n_boot)
     if not_run:

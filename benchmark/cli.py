@@ -49,6 +49,23 @@ def _int_list(option: str, text: str) -> tuple:
         raise UsageError(f"{option} expects comma-separated integers, e.g. 0,1,2; got {text!r}") from None
 
 
+def parse_metric_args(pairs, metrics=None) -> dict:
+    """``--metric-arg lpips.net=vgg`` (repeatable) -> ``{"lpips": {"net": "vgg"}}`` for ``MetricSuite``'s
+    ``metric_options``; a :class:`UsageError` names an unknown metric or key (listing the accepted keys), a metric not
+    in ``metrics`` (None: not checked here) or a bad value. See :mod:`benchmark.metrics.options`."""
+    if not pairs:
+        return {}
+    from .metrics.options import parse_metric_args as parse
+
+    return parse(pairs, metrics)
+
+
+_METRIC_ARG_HELP = ("option of a metric, parsed as the type it expects; repeatable. E.g. lpips.net=vgg (default "
+                    "alex), fvd.backbone=videomae (default i3d), fvd.max_clips=N, fvd.seed=N, ego_motion.model="
+                    "essential, ego_motion.frame_step=N. Recorded in results.json metric_settings. An unknown KEY "
+                    "lists the accepted ones")
+
+
 def parse_metric_names(text: str) -> tuple:
     """``--metrics psnr,ssim`` -> ("psnr", "ssim"); an unknown or repeated name is a :class:`UsageError`."""
     from .metrics.catalog import METRICS, check_metric_names  # torch-free: checking the names imports no metric
@@ -180,12 +197,14 @@ def cmd_run(args) -> int:
 
     method_kwargs = registry.parse_method_args(args.method, args.method_arg)  # before any data or model work
     metrics = parse_metric_names(args.metrics)
+    metric_options = parse_metric_args(args.metric_arg, metrics)
     with _quiet_if(args.no_progress):
         report = run(
             args.method, dataset=args.dataset, split=args.split, out=args.out, root=args.root, limit=args.limit,
             config=args.config, seed=args.seed, track=args.track, method_kwargs=method_kwargs, run_name=args.name,
             metrics=metrics, n_boot=args.n_boot, on_error=args.on_error,
             timeout_per_clip=args.timeout_per_clip, progress=not args.no_progress, overwrite=args.overwrite,
+            metric_options=metric_options,
         )
     if report.results is not None:
         print_summary(report.results)
@@ -204,8 +223,10 @@ def cmd_score(args) -> int:
     from .scoring import ScoringStopped, score_folder, score_run_dir
 
     metrics = parse_metric_names(args.metrics) if args.metrics is not None else None
+    # which metrics are scored is known once the previous results are read: scoring checks the options against them
+    metric_options = parse_metric_args(args.metric_arg)
     common = dict(metrics=metrics, root=args.root, limit=args.limit, n_boot=args.n_boot, on_error=args.on_error,
-                  device=args.device, progress=not args.no_progress)
+                  device=args.device, progress=not args.no_progress, metric_options=metric_options)
     if (args.run_dir is None) == (args.videos is None):
         raise UsageError("score needs either a run folder (score RUN_DIR) or a folder of videos made elsewhere "
                          "(score --videos DIR --dataset NAME --split S --out DIR), not both")
@@ -373,15 +394,17 @@ def cmd_leaderboard(args) -> int:
 def cmd_ablation(args) -> int:
     from . import registry
     from .ablation import run_ablation
+    from .metrics.catalog import DEFAULT_METRICS
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     for method in methods:  # an unknown name fails now, not after hours of the other methods
         registry.get_spec(method)
     seeds = _int_list("--seeds", args.seeds)
+    metric_options = parse_metric_args(args.metric_arg, DEFAULT_METRICS)  # the runs score run's default metrics
     with _quiet_if(args.no_progress):
         path = run_ablation(args.out, methods=methods, seeds=seeds, dataset=args.dataset, split=args.split,
                             root=args.root, config=args.config, limit=args.limit, reference=args.reference, n_boot=args.n_boot,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, metric_options=metric_options)
     print(path.read_text())
     print(f"wrote {path}")
     return 0
@@ -524,6 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .metrics.catalog import DEFAULT_METRICS  # torch-free, like the {metrics} list of the help
 
     r.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma-separated metrics, out of: {metrics}")
+    r.add_argument("--metric-arg", action="append", metavar="METRIC.KEY=VALUE", help=_METRIC_ARG_HELP)
     r.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",
                    help="bootstrap resamples for the 95%% intervals")
     r.add_argument("--on-error", choices=["skip", "fail"], default="skip",
@@ -629,6 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="only the first N clips of the split (default: all)")
     ab.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",
                     help="bootstrap resamples for the 95%% intervals")
+    ab.add_argument("--metric-arg", action="append", metavar="METRIC.KEY=VALUE", help=_METRIC_ARG_HELP)
     ab.add_argument("--no-progress", action="store_true",
                     help="draw no progress bars (neither the runs' nor the weights-loading bars)")
     ab.set_defaults(func=cmd_ablation)
@@ -677,6 +702,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--metrics", default=None,
                     help="comma-separated metrics to add, out of: {metrics} (default: the metrics scored before; "
                          "the default metrics of run for a folder never scored)")
+    sc.add_argument("--metric-arg", action="append", metavar="METRIC.KEY=VALUE",
+                    help=_METRIC_ARG_HELP + " (default: the options the folder was scored with before)")
     sc.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                     help="only the first N clips of the split (default: as many as scored before, else all)")
     sc.add_argument("--n-boot", type=_positive_int, default=None, metavar="N",

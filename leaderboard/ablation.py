@@ -167,7 +167,8 @@ def render_ablation(root, *, reference: str = "exo2egosyn", metrics=DEFAULT_METR
                 diff = [_fmt(m, x, extra=1, sign=True) for x in (r["mean"], *r["ci95"])]
                 lines.append(f"| {name} | {entries[m].label} | {diff[0]} [{diff[1]}, {diff[2]}] | "
                              f"{100 * r['wins']:.0f}% | {p} | {r['n']} |")
-        lines += ["", _direction_sentence([entries[m] for m in requested if not catalog.is_set_metric(m)], reference),
+        # the metrics the table shows (a requested metric no run scored, such as LPIPS without weights, is left out)
+        lines += ["", _direction_sentence([entries[m] for m in metrics if not catalog.is_set_metric(m)], reference),
                   ""]
     return "\n".join(lines)
 

@@ -10,8 +10,9 @@ Two runs are under the same protocol when their :func:`protocol_key` dicts are e
 * ``metric_settings``: every metric setting (``MetricSuite.settings()``) except what does not change a
   number: :data:`NOT_PROTOCOL` at the top level (device, package versions, which metrics were requested or
   unavailable, sizes and frame counts observed, which are properties of the data the identity already pins)
-  and, inside a metric, its prose ``notes`` and its ``weight_files`` (paths and checksums of the files on one
-  machine; whether they match the published checksums is shown by the leaderboard per cell);
+  and, inside a metric, its prose ``notes``, its ``weight_files`` / ``weight_file`` / ``model_path`` (paths and
+  checksums of the files on one machine; whether they match the published checksums is shown by the leaderboard
+  per cell), FVD's ``reference_cache`` (a folder on one machine) and per-metric package ``versions``;
 * ``bootstrap``: ``n_boot``, ``alpha``, ``method``, ``unit`` (how ``ci95`` was resampled; the seed is left
   out: it is the run's generation seed, and a different seed is a different run, not another protocol).
   ``None`` for schema-1 files.
@@ -36,7 +37,9 @@ from benchmark.results import dataset_config
 
 NOT_PROTOCOL = ("device", "versions", "unavailable", "metrics_requested", "verify_weights", "num_frames_observed",
                 "resolution_scored", "notes")
-NOT_PROTOCOL_PER_METRIC = ("notes", "weight_files")
+# where a metric's files are on one machine, and package versions (the weights' checksum, e.g. FVD's
+# weights_sha256, stays in: other weights are another protocol)
+NOT_PROTOCOL_PER_METRIC = ("notes", "weight_files", "weight_file", "model_path", "reference_cache", "versions")
 BOOTSTRAP_PROTOCOL = ("n_boot", "alpha", "method", "unit")
 DATASET_PROTOCOL = ("name", "split", "track")
 MISSING = "<missing>"

@@ -262,7 +262,7 @@ def test_help_shows_defaults_and_the_metric_names_that_exist(capsys):
     text = " ".join(capsys.readouterr().out.split())  # unwrap
     assert "out of: " + ", ".join(METRICS) in text
     for default in ("(default: synth)", "(default: test)", "(default: runs)", "(default: 0)", "(default: 1000)",
-                    "(default: psnr,ssim,lpips)", "(default: exo-only)", "(default: all)"):
+                    "(default: psnr,ssim,lpips,fvd,clip_i,ego_motion)", "(default: exo-only)", "(default: all)"):
         assert default in text
     assert "(default: None)" not in text and "(default: False)" not in text
 

@@ -101,14 +101,16 @@ METRICS: dict[str, MetricEntry] = {e.name: e for e in (
     MetricEntry(
         "lpips", "benchmark.metrics.video_lpips:VideoLPIPS", False, "LPIPS", decimals=3, default=True,
         weights=("lpips.alexnet", "lpips.linear"), regression_floor=1e-12,
-        description="LPIPS v0.1 with the AlexNet backbone per frame, inputs in [-1, 1], mean over frames "
-                    "(torchmetrics LearnedPerceptualImagePatchSimilarity, the lpips 0.1.4 network)",
+        description="LPIPS v0.1 with the AlexNet backbone per frame (VGG16 with --metric-arg lpips.net=vgg), inputs "
+                    "in [-1, 1], mean over frames (torchmetrics LearnedPerceptualImagePatchSimilarity, the lpips "
+                    "0.1.4 network)",
     ),
     MetricEntry(
         "fvd", "benchmark.metrics.video_fvd:VideoFVD", False, "FVD", decimals=2, kind=SET, weights=("fvd.i3d",),
         default=True,
         description="Frechet distance between I3D (Kinetics-400) features of the generated and the true ego "
-                    "clips, one number over the set (cd-fvd 0.1.1 statistics API)",
+                    "clips, one number over the set (cd-fvd 0.1.1 statistics API); VideoMAE-v2 features with "
+                    "--metric-arg fvd.backbone=videomae, a seeded sample with fvd.max_clips=N fvd.seed=N",
     ),
     MetricEntry(
         "clip_i", "benchmark.metrics.video_clip:VideoCLIPI", True, "CLIP-I", decimals=3,

@@ -42,7 +42,7 @@ from benchmark.metrics import weights
 from benchmark.metrics._video import COMPUTE_DTYPE, check_video_pair, to_unit_frames
 from benchmark.metrics.bootstrap import bootstrap_ci
 from benchmark.metrics.catalog import METRICS, MetricEntry, UnknownMetricError, check_metric_names, is_set_metric
-from benchmark.metrics.video_lpips import LPIPS_NET, LPIPS_VERSION
+from benchmark.metrics.video_lpips import LPIPS_NET, lpips_settings
 from benchmark.metrics.video_psnr import PSNR_CAP_DB, PSNR_DATA_RANGE
 from benchmark.metrics.video_ssim import SSIM_DESCRIPTION, SSIM_NOTES, SSIM_SETTINGS
 
@@ -93,7 +93,7 @@ class MetricSuite:
         self.unavailable: dict[str, str] = {}
         for name in self.names:
             entry = METRICS[name]
-            ok, reason = weights.check(name, verify_checksum=verify_weights)
+            ok, reason = weights.check(name, verify_checksum=verify_weights, options=self.metric_options.get(name))
             if ok and entry.target is None:
                 ok, reason = False, f"{name} is registered but not implemented"
             if not ok:
@@ -234,29 +234,22 @@ class MetricSuite:
                 "notes": dict(SSIM_NOTES),  # prose (border rule in words, measured gap to scikit-image)
             }
         if "lpips" in self.names:
-            lpips = {
-                "implementation": "torchmetrics LearnedPerceptualImagePatchSimilarity network (_LPIPS)",
-                "net": LPIPS_NET,
-                "lpips_version": LPIPS_VERSION,
-                "normalize": True,
-                "network_input": "[0, 1] mapped to [-1, 1], full frame, no resize",
-                "spatial_reduction": "mean",
-            }
+            lpips_options = self.metric_options.get("lpips") or {}  # the backbone chosen (lpips.net), else alex
+            lpips = lpips_settings(lpips_options.get("net", LPIPS_NET))
             if "lpips" in self.metrics:
                 lpips["weight_files"] = [
                     {k: row[k] for k in ("filename", "path", "file_sha256", "sha256", "sha256_prefix",
                                          "matches_published")}
-                    for row in weights.describe("lpips")
+                    for row in weights.describe("lpips", options=lpips_options)
                 ]
             out["lpips"] = lpips
         if "fvd" in self.names:
             if "fvd" in self.metrics:
                 out["fvd"] = self.metrics["fvd"].settings()
             else:
-                from benchmark.metrics.video_fvd import fvd_settings
+                from benchmark.metrics.video_fvd import fvd_settings_for_options
 
-                out["fvd"] = fvd_settings(**{k: v for k, v in self.metric_options.get("fvd", {}).items()
-                                             if k in ("max_clips", "seed")})
+                out["fvd"] = fvd_settings_for_options(self.metric_options.get("fvd", {}))  # backbone, protocol too
         if "clip_i" in self.names:
             if "clip_i" in self.metrics:
                 out["clip_i"] = self.metrics["clip_i"].settings()

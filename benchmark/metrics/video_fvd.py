@@ -40,12 +40,19 @@ uint8 frames fed to the network: scoring a second method on the same data reads 
 the network on the true videos again, any subset of the clips (``--limit``, failed clips) hits the cache, and a
 changed video, protocol or weights file can never be served stale features.
 
-**Protections**: fewer than :attr:`VideoFVD.min_clips` clips (the feature dimension + 1 = 401 for I3D) gives a
-warning, in results and in the printed summary: with :math:`N \le D` clips both covariance estimates have rank
-at most :math:`N - 1 < D`, so the trace term is set by the sample size more than by the videos, and even above it
-FVD is biased upward by roughly :math:`D/N`; compare FVDs only at equal :math:`N` (cd-fvd's default sample is 2048).
+**Protections**: fewer than :attr:`VideoFVD.min_clips` clips (the feature dimension + 1: 401 for I3D, 1409 for
+VideoMAE-v2) gives a warning, in results and in the printed summary: with :math:`N \le D` clips both covariance
+estimates have rank at most :math:`N - 1 < D`, so the trace term is set by the sample size more than by the videos,
+and even above it FVD is biased upward by roughly :math:`D/N`; compare FVDs only at equal :math:`N` (cd-fvd's
+default sample is 2048).
 With ``max_clips`` set, a seeded sample of that many clips is scored (bottom-k of a seeded hash of each clip's
 true frames: the same clips whatever the order or the sharding).
+
+**Choosing** (:data:`OPTIONS`; on the command line ``--metric-arg fvd.KEY=VALUE``): ``backbone`` (``i3d`` or
+``videomae``; VideoMAE-v2 needs its own file, ``python -m benchmark weights download fvd.videomae``),
+``max_clips`` and ``seed`` (the sample), and the protocol's ``frames_per_clip``, ``skip_first_frames`` and
+``short_clip_rule``. Every one is recorded in ``metric_settings.fvd`` (the backbone and the frame window inside
+``protocol``), so FVDs under different choices never share a leaderboard row.
 
 Example (needs the I3D file, see ``python -m benchmark weights download fvd``):
     >>> import numpy as np
@@ -76,6 +83,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from benchmark.metrics._video import check_video_pair
+from benchmark.metrics.options import MetricOption
 from benchmark.metrics.weights import WeightsUnavailableError, require
 
 FVD_PROTOCOL_VERSION = "exoego-fvd-v1"
@@ -197,6 +205,41 @@ BACKBONES: dict[str, BackboneSpec] = {
                              "VideoMAE-v2 ViT-g forward_features (mean-pooled tokens after fc_norm), as cd-fvd's "
                              "get_videomae_features", "[0, 1] = uint8 / 255", 16, 16),
 }
+
+
+# what a user may choose (``--metric-arg fvd.KEY=VALUE``); each is recorded in ``metric_settings.fvd`` at recorded_at
+OPTIONS = {
+    "backbone": MetricOption("backbone", str, "i3d", choices=tuple(BACKBONES), recorded_at=("protocol", "backbone"),
+                             help="i3d (FVD as peers report it) or videomae (cd-fvd's content-debiased cd-FVD; "
+                                  f"{VIDEOMAE_FEATURE_DIM}-d features, so {VIDEOMAE_FEATURE_DIM + 1} clips for a "
+                                  "full-rank covariance)"),
+    "max_clips": MetricOption("max_clips", int, None, minimum=2, optional=True, recorded_at=("max_clips",),
+                              help="score a seeded sample of at most N clips (null: every clip)"),
+    "seed": MetricOption("seed", int, 0, recorded_at=("seed",), help="seed of the max_clips sample"),
+    "frames_per_clip": MetricOption("frames_per_clip", int, FRAMES_PER_CLIP, minimum=1,
+                                    recorded_at=("protocol", "frames_per_clip"), help="frames of each clip scored"),
+    "skip_first_frames": MetricOption("skip_first_frames", int, 0, minimum=0,
+                                      recorded_at=("protocol", "skip_first_frames"),
+                                      help="frames left out at the start (1: leave out a given first frame)"),
+    "short_clip_rule": MetricOption("short_clip_rule", str, "repeat-last", choices=SHORT_CLIP_RULES,
+                                    recorded_at=("protocol", "short_clip_rule"),
+                                    help="what a clip shorter than frames_per_clip gets"),
+}
+_PROTOCOL_OPTIONS = ("backbone", "frames_per_clip", "skip_first_frames", "short_clip_rule")
+
+
+def protocol_from_options(options: Optional[dict] = None) -> FVDProtocol:
+    """The :class:`FVDProtocol` that ``VideoFVD(**options)`` scores with (defaults for what ``options`` leave out)."""
+    return FVDProtocol(**{k: v for k, v in (options or {}).items() if k in _PROTOCOL_OPTIONS})
+
+
+def check_options(options: dict) -> None:
+    """Raise ``ValueError`` naming the problem when ``options`` (constructor arguments) cannot go together, e.g.
+    ``backbone="videomae"`` with ``frames_per_clip=8`` (VideoMAE's position embeddings fix 16 frames)."""
+    protocol_from_options(options)
+    max_clips = options.get("max_clips")
+    if max_clips is not None and max_clips < 2:
+        raise ValueError(f"max_clips must be >= 2 or None, got {max_clips}")
 
 
 def select_frames(video, protocol: FVDProtocol) -> tuple[np.ndarray, bool]:
@@ -587,6 +630,14 @@ class VideoFVD(Metric):
         return fvd_settings(self.protocol, max_clips=self.max_clips, seed=self.seed,
                             reference_cache=self.reference_cache, weight_file=self.weight_file,
                             weights_sha256=self.weights_sha256, min_clips=self.min_clips)
+
+
+def fvd_settings_for_options(options: Optional[dict] = None) -> dict:
+    """The FVD block of ``metric_settings`` for ``VideoFVD(**options)`` that could not be built (weights missing):
+    the protocol, backbone, sample and clip threshold the options chose, so an unavailable FVD is on record too."""
+    options = options or {}
+    return fvd_settings(protocol_from_options(options), max_clips=options.get("max_clips"),
+                        seed=options.get("seed", 0))
 
 
 def fvd_settings(protocol: Optional[FVDProtocol] = None, *, max_clips=None, seed=0, reference_cache=None,

@@ -3,34 +3,46 @@
 Nothing in this module touches the network except :func:`fetch_weights`, which only ``python -m benchmark weights
 download`` calls. :func:`check` looks at files on disk and hashes them; it never builds a model.
 
-==================  ============  =========================================  ===========================================
-key                 metric        file                                       published checksum we can verify against
-==================  ============  =========================================  ===========================================
-``lpips.alexnet``   lpips         ``alexnet-owt-7be5be79.pth`` (torchvision  sha256 prefix ``7be5be79`` (in the file name,
-                                  AlexNet IMAGENET1K_V1, the LPIPS backbone)  checked by ``torch.hub`` on download)
-``lpips.linear``    lpips         ``alex.pth`` (LPIPS v0.1 linear layers,    full sha256, computed from the copy shipped
-                                  shipped inside torchmetrics)               in torchmetrics 1.9.0 (= ``lpips`` 0.1.4's)
-``fvd.i3d``         fvd           ``i3d_pretrained_400.pt`` (I3D, Kinetics-  git blob sha1 of the file in songweige/TATS
-                                  400; the URL cd-fvd downloads)             (commit 26c33f5, never changed since); no
-                                                                             sha256 or size is published
-``fvd.videomae``    fvd_videomae  ``vit_g_hybrid_pt_1200e_ssv2_ft.pth``      none: verify reports it unverified
-                                  (VideoMAE-v2 ViT-g, cd-fvd's cd-FVD)
-``clip_i.vit_b_32`` clip_i        folder ``clip-vit-base-patch32`` (openai   none known here: verify reports it
-                                  CLIP ViT-B/32, transformers format)        unverified and records its digest
-==================  ============  =========================================  ===========================================
+====================  ============  =========================================  ===========================================
+key                   metric        file                                       published checksum we can verify against
+====================  ============  =========================================  ===========================================
+``lpips.alexnet``     lpips         ``alexnet-owt-7be5be79.pth`` (torchvision  sha256 prefix ``7be5be79`` (in the file name,
+                                    AlexNet IMAGENET1K_V1, the LPIPS backbone)  checked by ``torch.hub`` on download)
+``lpips.linear``      lpips         ``alex.pth`` (LPIPS v0.1 linear layers,    full sha256, computed from the copy shipped
+                                    shipped inside torchmetrics)               in torchmetrics 1.9.0 (= ``lpips`` 0.1.4's)
+``lpips.vgg16``       lpips_vgg     ``vgg16-397923af.pth`` (torchvision VGG16  sha256 prefix ``397923af`` (in the file name)
+                                    IMAGENET1K_V1, backbone of lpips.net=vgg)
+``lpips.linear_vgg``  lpips_vgg     ``vgg.pth`` (LPIPS v0.1 linear layers for  full sha256 of torchmetrics 1.9.0's copy
+                                    VGG, shipped inside torchmetrics)          (= ``lpips`` 0.1.4's)
+``fvd.i3d``           fvd           ``i3d_pretrained_400.pt`` (I3D, Kinetics-  git blob sha1 of the file in songweige/TATS
+                                    400; the URL cd-fvd downloads)             (commit 26c33f5, never changed since); no
+                                                                               sha256 or size is published
+``fvd.videomae``      fvd_videomae  ``vit_g_hybrid_pt_1200e_ssv2_ft.pth``      none: verify reports it unverified
+                                    (VideoMAE-v2 ViT-g, cd-fvd's cd-FVD)
+``clip_i.vit_b_32``   clip_i        folder ``clip-vit-base-patch32`` (openai   none known here: verify reports it
+                                    CLIP ViT-B/32, transformers format)        unverified and records its digest
+====================  ============  =========================================  ===========================================
+
+**Variants.** A metric option that selects another network selects other files (:data:`WEIGHT_VARIANTS`):
+``lpips.net=vgg`` needs the ``lpips_vgg`` files instead of the AlexNet ones, ``fvd.backbone=videomae`` the
+``fvd_videomae`` file instead of I3D. :func:`check`, :func:`describe` and :func:`files_for` take the metric's
+options and look at the files of the chosen variant only; without options they look at the default's.
+``weights download`` without a NAME fetches the defaults only (VideoMAE-v2 ViT-g alone is several GB); a variant's
+files are fetched by name (``weights download lpips_vgg``, ``weights download fvd.videomae``).
 
 **Where a file is looked up** (:func:`locate`; the first hit wins):
 
-1. its environment variable (``$EXOEGO_LPIPS_ALEXNET``, ``$EXOEGO_I3D``, ``$EXOEGO_VIDEOMAE``, ``$EXOEGO_CLIP``) when
-   set: an explicit choice, so a missing file there is reported, never replaced by another copy;
+1. its environment variable (``$EXOEGO_LPIPS_ALEXNET``, ``$EXOEGO_LPIPS_VGG16``, ``$EXOEGO_I3D``,
+   ``$EXOEGO_VIDEOMAE``, ``$EXOEGO_CLIP``) when set: an explicit choice, so a missing file there is reported,
+   never replaced by another copy;
 2. a path registered with ``python -m benchmark weights register KEY PATH`` (kept in ``registered.json`` of the
    weights directory, with the file's sha256 at registration: a file changed since is reported);
 3. ``<weights dir>/<file name>``, where ``download`` puts it. The weights directory is ``--cache-dir`` on the
    command line, else ``$EXOEGO_WEIGHTS_DIR``, else ``<cache>/weights`` with ``<cache>`` = ``$EXOEGO_CACHE`` or
    ``~/.cache/exoego-bench``;
 4. where the library itself keeps it, so an existing cache is reused: ``torch.hub.get_dir()/checkpoints`` for
-   AlexNet (honours ``$TORCH_HOME``), cd-fvd's package folder for I3D and VideoMAE, the Hugging Face hub cache
-   for CLIP, torchmetrics' package for the LPIPS linear layers.
+   AlexNet and VGG16 (honours ``$TORCH_HOME``), cd-fvd's package folder for I3D and VideoMAE, the Hugging Face
+   hub cache for CLIP, torchmetrics' package for the LPIPS linear layers.
 
 **Verification states** (:class:`FileStatus`): ``verified`` (matches a published checksum), ``unverified`` (present,
 nothing published to compare with; its sha256 is recorded in results so two runs can still be compared),
@@ -60,6 +72,7 @@ from benchmark.hashing import sha256_file
 ENV_WEIGHTS_DIR = "EXOEGO_WEIGHTS_DIR"
 ENV_WEIGHTS_MIRROR = "EXOEGO_WEIGHTS_MIRROR"  # base URL (https://... or file:///...) holding the files by name
 ENV_LPIPS_ALEXNET = "EXOEGO_LPIPS_ALEXNET"
+ENV_LPIPS_VGG16 = "EXOEGO_LPIPS_VGG16"
 ENV_I3D = "EXOEGO_I3D"
 ENV_VIDEOMAE = "EXOEGO_VIDEOMAE"
 ENV_CLIP = "EXOEGO_CLIP"
@@ -70,6 +83,11 @@ ALEXNET_FILENAME = "alexnet-owt-7be5be79.pth"
 ALEXNET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
 ALEXNET_SHA256_PREFIX = "7be5be79"
 LPIPS_LINEAR_SHA256 = "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0"
+VGG16_FILENAME = "vgg16-397923af.pth"
+# torchvision's VGG16_Weights.IMAGENET1K_V1, what torchmetrics' LPIPS(net_type="vgg") loads (a test checks it)
+VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
+VGG16_SHA256_PREFIX = "397923af"
+LPIPS_LINEAR_VGG_SHA256 = "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868"  # torchmetrics 1.9.0 vgg.pth
 # cdfvd/third_party/i3d/utils.py load_i3d_model (a test checks that the installed cd-fvd agrees)
 I3D_FILENAME = "i3d_pretrained_400.pt"
 I3D_URL = "https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt"
@@ -93,6 +111,12 @@ CLIP_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 METRICS_WITHOUT_WEIGHTS = ("psnr", "ssim")
 METRICS_NEEDING_WEIGHTS = ("lpips", "fvd", "clip_i")
+# metric -> (its option that selects a network, {option value: the MANIFEST name of that network's files}); the
+# first value is the default. Names other than the metric's own (lpips_vgg, fvd_videomae) are weights NAMEs too.
+WEIGHT_VARIANTS = {
+    "lpips": ("net", {"alex": "lpips", "vgg": "lpips_vgg"}),
+    "fvd": ("backbone", {"i3d": "fvd", "videomae": "fvd_videomae"}),
+}
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -133,9 +157,9 @@ class WeightFile:
 
     def library_path(self) -> Optional[Path]:
         """Where the library this file belongs to keeps it (an existing cache), or None."""
-        if self.key == "lpips.alexnet":
+        if self.key in ("lpips.alexnet", "lpips.vgg16"):
             return Path(torch.hub.get_dir()) / "checkpoints" / self.filename
-        if self.key == "lpips.linear":
+        if self.key in ("lpips.linear", "lpips.linear_vgg"):
             import torchmetrics
 
             return Path(torchmetrics.__file__).parent / "functional" / "image" / "lpips_models" / self.filename
@@ -166,6 +190,13 @@ FILES: dict[str, WeightFile] = {wf.key: wf for wf in (
     WeightFile(
         key="lpips.linear", metric="lpips", filename="alex.pth", shipped=True, sha256=LPIPS_LINEAR_SHA256,
         description="LPIPS v0.1 linear layers for AlexNet (Zhang et al. 2018), shipped inside torchmetrics"),
+    WeightFile(
+        key="lpips.vgg16", metric="lpips_vgg", filename=VGG16_FILENAME, url=VGG16_URL,
+        description="torchvision VGG16 ImageNet weights (IMAGENET1K_V1), the LPIPS backbone of lpips.net=vgg",
+        sha256_prefix=VGG16_SHA256_PREFIX, env_var=ENV_LPIPS_VGG16),
+    WeightFile(
+        key="lpips.linear_vgg", metric="lpips_vgg", filename="vgg.pth", shipped=True, sha256=LPIPS_LINEAR_VGG_SHA256,
+        description="LPIPS v0.1 linear layers for VGG16 (Zhang et al. 2018), shipped inside torchmetrics"),
     WeightFile(
         key="fvd.i3d", metric="fvd", filename=I3D_FILENAME, url=I3D_URL, env_var=ENV_I3D,
         description="I3D (Kinetics-400) feature extractor of cd-fvd, as in TATS / StyleGAN-V",
@@ -428,32 +459,72 @@ def fix_command(wf: WeightFile) -> str:
 how_to_get = fix_command
 
 
-def check(metric_name: str, *, verify_checksum: bool = True, cache_dir=None) -> tuple[bool, str]:
+def variant(metric_name: str, options: Optional[dict] = None) -> str:
+    """The :data:`MANIFEST` name of the files ``metric_name`` needs with ``options`` (its constructor arguments).
+
+    ``variant("lpips", {"net": "vgg"}) == "lpips_vgg"``; a metric without variants, or options that leave the
+    variant option out, give the metric's own name. An unknown value is a :class:`UsageError` listing the known ones.
+    """
+    if metric_name not in WEIGHT_VARIANTS or not options or options.get(WEIGHT_VARIANTS[metric_name][0]) is None:
+        return metric_name
+    option, names = WEIGHT_VARIANTS[metric_name]
+    value = options[option]
+    if value not in names:
+        raise UsageError(f"{metric_name}.{option}={value!r}: expected one of {', '.join(names)}")
+    return names[value]
+
+
+def files_for(metric_name: str, options: Optional[dict] = None) -> tuple:
+    """The :class:`WeightFile` entries ``metric_name`` needs with ``options`` (see :func:`variant`).
+
+    Options that hand the metric an already built ``network`` (tests with locally built networks) need no file.
+    """
+    if options and options.get("network") is not None:
+        return ()
+    return MANIFEST.get(variant(metric_name, options), ())
+
+
+def _label(metric_name: str, options: Optional[dict]) -> str:
+    """``"lpips"`` for the default variant, ``"lpips (net=vgg)"`` for another: who needs the file, in messages."""
+    name = variant(metric_name, options)
+    if name == metric_name or metric_name not in WEIGHT_VARIANTS:
+        return metric_name
+    option = WEIGHT_VARIANTS[metric_name][0]
+    return f"{metric_name} ({option}={options[option]})"
+
+
+def check(metric_name: str, *, verify_checksum: bool = True, cache_dir=None,
+          options: Optional[dict] = None) -> tuple[bool, str]:
     """Whether ``metric_name`` can be computed from files on this machine, and why (or why not).
 
+    ``options`` are the metric's constructor arguments (``MetricSuite``'s ``metric_options[metric_name]``): the
+    files of the variant they select are checked (:func:`files_for`); None checks the default variant's.
     Never downloads and never builds a network: it only looks at (and hashes) files. The reason of a missing or
     mismatching file names the file, where it was looked for, and the command that fixes it. With
     ``verify_checksum=False`` a present file is accepted even if it differs from the published weights.
     """
-    if not MANIFEST.get(metric_name):  # psnr, ssim, and metrics without learned parts (the catalogue knows them)
+    needed = files_for(metric_name, options)
+    if not needed:  # psnr, ssim, metrics without learned parts, or a network handed over already built
         return True, "no weights needed"
+    who = _label(metric_name, options)
     notes = []
-    for wf in MANIFEST[metric_name]:
+    for wf in needed:
         status = file_status(wf, cache_dir)
         if status.state == "missing":
-            return False, (f"{metric_name} needs {wf.description}, {'folder' if wf.folder else 'file'} {wf.filename}, "
+            return False, (f"{who} needs {wf.description}, {'folder' if wf.folder else 'file'} {wf.filename}, "
                            f"{status.detail}; to get it, {fix_command(wf)}")
         if status.state == "mismatch" and verify_checksum:
-            return False, (f"{metric_name}: {wf.filename} does not match the published weights: {status.detail}; "
+            return False, (f"{who}: {wf.filename} does not match the published weights: {status.detail}; "
                            f"replace it ({fix_command(wf)}), or score with it anyway by turning checksum verification "
                            "off (the numbers are then not comparable)")
         notes.append(f"{wf.filename} at {status.path} ({status.state})")
     return True, "found " + ", ".join(notes) + ("" if verify_checksum else " (checksums not enforced)")
 
 
-def describe(metric_name: str, *, cache_dir=None) -> list[dict]:
-    """Per file of a metric: the manifest entry, the path used, its state and sha256 (what results record)."""
-    return [{**wf.as_dict(), **file_status(wf, cache_dir).as_dict()} for wf in MANIFEST.get(metric_name, ())]
+def describe(metric_name: str, *, cache_dir=None, options: Optional[dict] = None) -> list[dict]:
+    """Per file of a metric (of the variant ``options`` select): the manifest entry, the path used, its state and
+    sha256 (what results record)."""
+    return [{**wf.as_dict(), **file_status(wf, cache_dir).as_dict()} for wf in files_for(metric_name, options)]
 
 
 def require(key: str, *, verify_checksum: bool = True, cache_dir=None) -> FileStatus:
@@ -500,50 +571,64 @@ def _single(files: list, name: str) -> WeightFile:
 # ---- LPIPS network from local files ----------------------------------------------------------------------------
 
 
-def load_alexnet_features(path: Path) -> dict[str, torch.Tensor]:
-    """The ``features.*`` tensors of a torchvision AlexNet state dict, loaded with ``weights_only=True``."""
+# torchmetrics' LPIPS ``net`` -> the torchvision backbone whose ``features`` it slices
+LPIPS_BACKBONES = {"alex": "AlexNet", "vgg": "VGG16"}
+
+
+def load_backbone_features(path: Path, backbone: str = "AlexNet") -> dict[str, torch.Tensor]:
+    """The ``features.*`` tensors of a torchvision ``backbone`` state dict, loaded with ``weights_only=True``."""
     state = torch.load(Path(path), map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    features = {k: v for k, v in state.items() if k.startswith("features.")}
+    features = {k: v for k, v in state.items() if k.startswith("features.")} if isinstance(state, dict) else {}
     if not features:
         raise WeightsUnavailableError(
-            f"{path} holds no 'features.*' tensors; expected a torchvision AlexNet state dict"
+            f"{path} holds no 'features.*' tensors; expected a torchvision {backbone} state dict"
         )
     return features
 
 
-def load_lpips_network(device: str | torch.device = "cpu", *, verify_checksum: bool = True) -> torch.nn.Module:
-    """torchmetrics' LPIPS network (AlexNet, v0.1 linear layers) built from local files only.
+def load_alexnet_features(path: Path) -> dict[str, torch.Tensor]:
+    """The ``features.*`` tensors of a torchvision AlexNet state dict (see :func:`load_backbone_features`)."""
+    return load_backbone_features(path, "AlexNet")
 
-    torchmetrics' own constructor would ask torchvision for the pretrained AlexNet, which downloads when the
+
+def load_lpips_network(device: str | torch.device = "cpu", *, verify_checksum: bool = True,
+                       net: str = "alex") -> torch.nn.Module:
+    """torchmetrics' LPIPS network (``net`` = ``"alex"`` or ``"vgg"``, v0.1 linear layers) from local files only.
+
+    torchmetrics' own constructor would ask torchvision for the pretrained backbone, which downloads when the
     file is missing. Here the network is built with a randomly initialised backbone (no download; the global
     RNG state is left untouched) and the backbone is then overwritten from the checked local file, so the
     result is the same network torchmetrics builds when the file is in the torch hub cache.
     Raises :class:`WeightsUnavailableError` with the reason when a file is missing or does not match.
     """
-    ok, reason = check("lpips", verify_checksum=verify_checksum)
+    if net not in LPIPS_BACKBONES:
+        raise UsageError(f"LPIPS net {net!r}: expected one of {', '.join(LPIPS_BACKBONES)}")
+    options = {"net": net}
+    ok, reason = check("lpips", verify_checksum=verify_checksum, options=options)
     if not ok:
         raise WeightsUnavailableError(reason)
-    from torchmetrics.functional.image.lpips import _NoTrainLpips  # private: pinned by the equality test
+    from torchmetrics.functional.image.lpips import _NoTrainLpips  # private: pinned by the equality tests
 
-    alexnet_file, linear_file = (locate(wf)[0] for wf in MANIFEST["lpips"])
+    backbone_file, linear_file = (locate(wf)[0] for wf in files_for("lpips", options))
     with torch.random.fork_rng(devices=[]):
-        net = _NoTrainLpips(net="alex", pretrained=True, pnet_rand=True, model_path=str(linear_file))
-    features = load_alexnet_features(alexnet_file)
-    # torchmetrics splits AlexNet's `features` into slice1..slice5 keeping the original child indices.
+        lpips_net = _NoTrainLpips(net=net, pretrained=True, pnet_rand=True, model_path=str(linear_file))
+    backbone = LPIPS_BACKBONES[net]
+    features = load_backbone_features(backbone_file, backbone)
+    # torchmetrics splits the backbone's `features` into slice1..slice5 keeping the original child indices.
     renamed = {}
-    for slice_name, block in net.net.named_children():
+    for slice_name, block in lpips_net.net.named_children():
         for child_name, _ in block.named_children():
             for param in ("weight", "bias"):
                 src = f"features.{child_name}.{param}"
                 if src in features:
                     renamed[f"{slice_name}.{child_name}.{param}"] = features[src]
     try:
-        net.net.load_state_dict(renamed, strict=True)
+        lpips_net.net.load_state_dict(renamed, strict=True)
     except RuntimeError as err:
-        raise WeightsUnavailableError(f"{alexnet_file} is not a torchvision AlexNet state dict: {err}") from err
-    return net.eval().to(device)
+        raise WeightsUnavailableError(f"{backbone_file} is not a torchvision {backbone} state dict: {err}") from err
+    return lpips_net.eval().to(device)
 
 
 # ---- download --------------------------------------------------------------------------------------------------

@@ -31,6 +31,11 @@ def test_where_and_with_what_a_run_was_scored_is_not_the_protocol(settings):
                                 metrics_requested=["psnr"], num_frames_observed=[3], resolution_scored=[[8, 8]])
     b["metric_settings"]["ssim"]["notes"] = {"border_rule": "reworded"}
     b["metric_settings"]["lpips"]["weight_files"] = [{"path": "/elsewhere", "file_sha256": "d" * 64}]
+    for name, where in (("fvd", "weight_file"), ("clip_i", "weight_file"), ("clip_i", "model_path"),
+                        ("fvd", "reference_cache")):  # paths on one machine (FVD / CLIP-I with their weights)
+        b["metric_settings"].setdefault(name, {})[where] = {"path": "/elsewhere"}
+        a["metric_settings"].setdefault(name, {})[where] = {"path": "/here"}
+    b["metric_settings"]["fvd"]["versions"] = {"cd-fvd": "9.9"}
     b["bootstrap"]["seed"] = 7  # the bootstrap seed is the run's generation seed: another run, not another protocol
     assert protocol_key(a) == protocol_key(b) and protocol_id(a) == protocol_id(b)
     assert protocol_differences(a, b) == [] and same_protocol(a, b)

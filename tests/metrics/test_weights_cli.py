@@ -29,7 +29,7 @@ def env(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-hub"))
     monkeypatch.setenv(weights.ENV_I3D, str(tmp_path / "no-i3d" / weights.I3D_FILENAME))  # cd-fvd's folder stays out
     monkeypatch.setenv(weights.ENV_VIDEOMAE, str(tmp_path / "no-videomae" / weights.VIDEOMAE_FILENAME))
-    for var in (weights.ENV_LPIPS_ALEXNET, weights.ENV_CLIP, weights.ENV_WEIGHTS_MIRROR):
+    for var in (weights.ENV_LPIPS_ALEXNET, weights.ENV_LPIPS_VGG16, weights.ENV_CLIP, weights.ENV_WEIGHTS_MIRROR):
         monkeypatch.delenv(var, raising=False)
     return monkeypatch
 
@@ -136,6 +136,27 @@ def test_download_from_a_mirror_installs_checks_and_refuses_wrong_bytes(env, tmp
     i3d_target = tmp_path / "no-i3d"
     assert not (i3d_target / weights.I3D_FILENAME).exists()
     assert not [p for p in i3d_target.iterdir() if p.name.endswith(".partial")]
+
+
+def test_the_lpips_vgg_files_are_listed_verified_and_fetched_by_name_only(env, tmp_path, capsys):
+    assert run_cli("weights", "list") == 0
+    out = capsys.readouterr().out
+    assert "lpips.vgg16" in out and weights.VGG16_URL in out and f"sha256 prefix {weights.VGG16_SHA256_PREFIX}" in out
+    assert run_cli("weights", "verify", "lpips.linear_vgg") == 0  # shipped inside torchmetrics
+    assert "lpips.linear_vgg: verified" in capsys.readouterr().out
+    assert run_cli("weights", "verify", "lpips_vgg") == 1  # both files of the variant; the backbone is missing
+    out = capsys.readouterr().out
+    assert "lpips.vgg16: missing" in out and "python -m benchmark weights download lpips.vgg16" in out
+    assert run_cli("weights", "verify") == 1
+    assert "lpips.vgg16" not in capsys.readouterr().out  # by default only the default variants are checked
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / weights.VGG16_FILENAME).write_bytes(b"not the VGG16 weights")
+    env.setenv(weights.ENV_WEIGHTS_MIRROR, mirror.as_uri())
+    assert run_cli("weights", "download", "vgg16", "--no-progress") == 1  # refused by the published sha256 prefix
+    assert weights.VGG16_URL in capsys.readouterr().err
+    assert not (weights.weights_dir() / weights.VGG16_FILENAME).exists()
 
 
 def test_unknown_names_are_usage_errors(env, capsys):
