@@ -344,6 +344,7 @@ def run(
     score: bool | None = None,
     overwrite: bool = False,
     config: str | None = None,
+    metric_options: dict | None = None,
 ) -> RunReport:
     """Generate, save and score one method on one split. Returns a :class:`RunReport`.
 
@@ -362,6 +363,9 @@ def run(
 
     ``config``: a config of the dataset (``--config``; None: ``"default"``, every clip of the split). Only its
     clips run; the results record it as ``dataset.config``.
+
+    ``metric_options``: ``{metric: {option: value}}`` (``--metric-arg``, :mod:`benchmark.metrics.options`), e.g.
+    ``{"lpips": {"net": "vgg"}}``; checked before any work, recorded through each metric's settings.
     """
     from tqdm.auto import tqdm
 
@@ -375,6 +379,9 @@ def run(
     if on_error not in ON_ERROR:
         raise UsageError(f"--on-error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
     timeout_per_clip = _check_timeout(timeout_per_clip)
+    from .metrics.options import check_metric_options
+
+    metric_options = check_metric_options(metric_options, metrics)  # a bad option fails before any generation
     spec = registry.get_spec(method)  # fails fast with the list of methods, before any data work
     clips = load_split(dataset, split, root=root, config=config)
     clip_ids = list(clips.clip_ids)
@@ -501,6 +508,7 @@ def run(
         report.results = score_run(
             out_dir, clips, clip_ids, generator=generator, spec=spec, name=name, seed=seed, track=track, metrics=metrics,
             n_boot=n_boot, report=report, progress=progress, generation_seconds=gen_seconds,
+            metric_options=metric_options,
         )
     return report
 
@@ -558,7 +566,7 @@ def _all_clips_accounted(out_dir: Path, clip_ids) -> bool:
 
 
 def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, track, metrics, n_boot, report,
-              progress=True, generation_seconds=None) -> dict:
+              progress=True, generation_seconds=None, metric_options=None) -> dict:
     """Score every saved video of the run against ground truth; write per_clip.csv and results.json.
 
     The scoring itself is :func:`benchmark.scoring.score_videos`, which ``python -m benchmark score`` calls too,
@@ -586,7 +594,7 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
 
     return score_videos(out_dir, clips, clip_ids, locate=locate, method=method_info, track=track, seed=seed,
                         metrics=metrics, n_boot=n_boot, report=report, counts=counts, progress=progress,
-                        scoring={"step": "run"})
+                        scoring={"step": "run"}, metric_options=metric_options)
 
 
 def _read_failures(out_dir: Path) -> list:

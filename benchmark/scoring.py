@@ -21,7 +21,13 @@ SSIM themselves, and one pass keeps ``per_clip.csv`` and ``results.json`` one co
 ``--metrics`` the previous metrics are scored again. The results say what happened in their ``scoring`` block::
 
     scoring  {"step": "run"}  or  {"step": "score", "videos": DIR, "metrics_before": [...] | null,
-              "metrics_added": [...], "previous_created": ISO time | null}
+              "metrics_added": [...], "previous_created": ISO time | null, "metric_options": {...}}
+
+**Metric options** (``--metric-arg METRIC.KEY=VALUE``, :mod:`benchmark.metrics.options`). Scoring a folder again
+uses the options its previous results were scored with, read back from their ``metric_settings`` (a run made with
+``lpips.net=vgg`` is re-scored with VGG), and ``--metric-arg`` overrides them; an option of a metric that is not
+scored is refused. The options given are recorded in the ``scoring`` block (``"metric_options"``), and every
+option in force in each metric's settings, as in a run.
 
 **Which clips.** A run folder: the first ``dataset.n_clips`` clips of the split, as the previous results (the
 run's ``--limit``) say, or ``--limit N``, else every clip of the split. A clip whose generation failed (recorded
@@ -100,7 +106,8 @@ def _clip_list(ids, shown: int = _SHOWN) -> str:
 
 def score_videos(out_dir: Path, clips, clip_ids, *, locate, method: dict, track: str, seed: int, metrics,
                  n_boot: int, report, counts: dict, extra_failures=(), on_error: str = "skip",
-                 device: str = "cpu", progress: bool = True, scoring: dict | None = None) -> dict:
+                 device: str = "cpu", progress: bool = True, scoring: dict | None = None,
+                 metric_options: dict | None = None) -> dict:
     """Score the video of every clip in ``clip_ids`` against its verified ground truth; write the results.
 
     Args:
@@ -121,6 +128,8 @@ def score_videos(out_dir: Path, clips, clip_ids, *, locate, method: dict, track:
             :class:`ScoringStopped` at the first one, before anything is written.
         device: where the metrics compute.
         scoring: the results' ``scoring`` block (how this scoring came about; see the module docstring).
+        metric_options: ``{metric: {option: value}}`` for :class:`~benchmark.metrics.MetricSuite` (checked by the
+            callers; recorded through each metric's settings).
 
     Returns the results dict written to ``out_dir / "results.json"``.
     """
@@ -131,7 +140,7 @@ def score_videos(out_dir: Path, clips, clip_ids, *, locate, method: dict, track:
     from .metrics import MetricSuite
     from .results import build_results, write_csv_atomic, write_json_atomic
 
-    suite = MetricSuite(names=tuple(metrics), device=device)
+    suite = MetricSuite(names=tuple(metrics), device=device, metric_options=metric_options)
     failed_ids = {f["clip_id"] for f in report.failed}
     scored = 0
     clip_hashes = {}
@@ -331,16 +340,24 @@ def _counts_from(previous, n_videos: int) -> dict:
     return {"generated": 0, "reused": n_videos, "generation_seconds": None}
 
 
-def _scoring_block(videos: Path, previous, metrics_added) -> dict:
+def _scoring_block(videos: Path, previous, metrics_added, metric_options=None) -> dict:
     before = None
     if previous is not None:
         before = previous.get("metric_settings", {}).get("metrics_requested") or list(previous.get("metrics", {}))
     return {"step": "score", "videos": str(videos), "metrics_before": before, "metrics_added": list(metrics_added),
-            "previous_created": previous.get("created") if previous else None}
+            "previous_created": previous.get("created") if previous else None,
+            "metric_options": dict(metric_options or {})}  # as given (--metric-arg); the rest came from before
+
+
+def _options_to_score(previous, names, given) -> dict:
+    """The metric options of this scoring: those the previous results were scored with, overridden by ``given``."""
+    from .metrics.options import options_to_score
+
+    return options_to_score((previous or {}).get("metric_settings"), names, given)
 
 
 def score_run_dir(run_dir, *, metrics=None, root=None, out=None, limit=None, n_boot=None, on_error: str = "skip",
-                  device: str = "cpu", progress: bool = True) -> ScoreReport:
+                  device: str = "cpu", progress: bool = True, metric_options=None) -> ScoreReport:
     """Score (again) the videos of a run folder; see the module docstring.
 
     Args:
@@ -352,6 +369,8 @@ def score_run_dir(run_dir, *, metrics=None, root=None, out=None, limit=None, n_b
         out: folder for per_clip.csv / results.json / errors.jsonl (None: the run folder itself).
         limit: the first N clips of the split (None: as many as the previous results had, else all).
         n_boot: bootstrap resamples (None: as before, else 1000).
+        metric_options: ``{metric: {option: value}}`` overriding the options the previous results were scored with
+            (``--metric-arg``); only metrics being scored may be named.
 
     Raises :class:`~benchmark.errors.UsageError` for a folder that is not a run folder, a dataset that is not the
     one the videos were made from, missing videos under ``on_error="fail"``; :class:`ScoringStopped` when
@@ -391,6 +410,7 @@ def score_run_dir(run_dir, *, metrics=None, root=None, out=None, limit=None, n_b
         limit = int(previous["dataset"]["n_clips"])
     clip_ids = _check_limit(limit, clips.clip_ids)
     names, added = _metrics_to_score(previous, metrics)
+    options = _options_to_score(previous, names, metric_options)
     n_boot = n_boot if n_boot is not None else (previous or {}).get("bootstrap", {}).get("n_boot", 1000)
 
     def locate(clip_id):
@@ -411,22 +431,24 @@ def score_run_dir(run_dir, *, metrics=None, root=None, out=None, limit=None, n_b
         out_dir, clips, clip_ids, locate=locate, method=method, track=run_info["track"], seed=int(run_info["seed"]),
         metrics=names, n_boot=int(n_boot), report=report, counts=_counts_from(previous, n_videos),
         extra_failures=generation_failures if out_dir.resolve() != run_dir.resolve() else (), on_error=on_error,
-        device=device,
-        progress=progress, scoring=_scoring_block(videos, previous, added))
+        device=device, progress=progress, scoring=_scoring_block(videos, previous, added, metric_options),
+        metric_options=options)
     return ScoreReport(out_dir=out_dir, results=results, failed=list(report.failed), missing=missing,
                        metrics_added=added)
 
 
 def score_folder(videos, *, dataset: str, split: str, out, config=None, root=None, name=None,
                  track: str = "exo-only", seed: int = 0, metrics=None, limit=None, n_boot=None,
-                 on_error: str = "skip", device: str = "cpu", progress: bool = True) -> ScoreReport:
+                 on_error: str = "skip", device: str = "cpu", progress: bool = True,
+                 metric_options=None) -> ScoreReport:
     """Score a folder of ``<clip_id>.mp4`` (or ``.mkv``) made elsewhere against a split; write to ``out``.
 
     ``name`` is the method's name in tables (default: the folder's name); ``track`` the track the videos were
     made for (recorded: it is part of the protocol); ``seed`` the bootstrap seed. A file that resolves outside
     ``videos`` (a link to the dataset's ground truth, say) is refused, as ``from-folder`` does. ``metrics`` are
     added to those of earlier results in ``out``, like :func:`score_run_dir`; ``limit`` is the first N clips of
-    the split (default: every clip).
+    the split (default: every clip). ``metric_options`` override those of earlier results in ``out`` (see
+    :func:`score_run_dir`).
     """
     from baselines.from_folder import FromFolder
     from .data import load_split
@@ -450,6 +472,7 @@ def score_folder(videos, *, dataset: str, split: str, out, config=None, root=Non
               f"{_clip_list(strangers)}; they are not scored", file=sys.stderr)
     previous = _previous_results(out_dir)
     names, added = _metrics_to_score(previous, metrics)
+    options = _options_to_score(previous, names, metric_options)
     n_boot = n_boot if n_boot is not None else (previous or {}).get("bootstrap", {}).get("n_boot", 1000)
     missing = _find_missing(clip_ids, folder.source_path, set())
     report = RunReport(out_dir=out_dir)
@@ -462,6 +485,7 @@ def score_folder(videos, *, dataset: str, split: str, out, config=None, root=Non
     results = score_videos(
         out_dir, clips, clip_ids, locate=folder.source_path, method=method, track=track, seed=int(seed),
         metrics=names, n_boot=int(n_boot), report=report, counts={"generated": 0, "reused": n_videos},
-        on_error=on_error, device=device, progress=progress, scoring=_scoring_block(videos, previous, added))
+        on_error=on_error, device=device, progress=progress,
+        scoring=_scoring_block(videos, previous, added, metric_options), metric_options=options)
     return ScoreReport(out_dir=out_dir, results=results, failed=list(report.failed), missing=missing,
                        metrics_added=added)
