@@ -85,7 +85,8 @@ def check(*, reference: Path | None = None, methods=None, limit: int | None = 8,
                          limit=limit, seed=int(ref["seed"]), track=ds.get("track", "exo-only"),
                          method_kwargs=_method_kwargs(runs[method]), progress=progress,
                          n_boot=int((ref.get("bootstrap") or {}).get("n_boot", 1000)),
-                         metrics=tuple(m for m in ref["metrics"]), overwrite=True)
+                         metrics=tuple(m for m in ref["metrics"]), overwrite=True,
+                         metrics_device="cpu")  # the references were scored on the CPU
             comparison = compare_runs(runs[method], report.out_dir)
             if report.failed:
                 comparison.protocol.append(f"{len(report.failed)} clip(s) failed to run: "

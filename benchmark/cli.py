@@ -204,7 +204,7 @@ def cmd_run(args) -> int:
             config=args.config, seed=args.seed, track=args.track, method_kwargs=method_kwargs, run_name=args.name,
             metrics=metrics, n_boot=args.n_boot, on_error=args.on_error,
             timeout_per_clip=args.timeout_per_clip, progress=not args.no_progress, overwrite=args.overwrite,
-            metric_options=metric_options,
+            metric_options=metric_options, metrics_device=args.metrics_device,
         )
     if report.results is not None:
         print_summary(report.results)
@@ -225,8 +225,10 @@ def cmd_score(args) -> int:
     metrics = parse_metric_names(args.metrics) if args.metrics is not None else None
     # which metrics are scored is known once the previous results are read: scoring checks the options against them
     metric_options = parse_metric_args(args.metric_arg)
+    from .runner import resolve_metrics_device
+
     common = dict(metrics=metrics, root=args.root, limit=args.limit, n_boot=args.n_boot, on_error=args.on_error,
-                  device=args.device, progress=not args.no_progress, metric_options=metric_options)
+                  device=resolve_metrics_device(args.device), progress=not args.no_progress, metric_options=metric_options)
     if (args.run_dir is None) == (args.videos is None):
         raise UsageError("score needs either a run folder (score RUN_DIR) or a folder of videos made elsewhere "
                          "(score --videos DIR --dataset NAME --split S --out DIR), not both")
@@ -548,6 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma-separated metrics, out of: {metrics}")
     r.add_argument("--metric-arg", action="append", metavar="METRIC.KEY=VALUE", help=_METRIC_ARG_HELP)
+    r.add_argument("--metrics-device", default="auto", metavar="DEVICE",
+                   help="where the metrics compute: auto (a CUDA GPU when there is one, else cpu), cpu, cuda, cuda:N "
+                        "(default: auto)")
     r.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",
                    help="bootstrap resamples for the 95%% intervals")
     r.add_argument("--on-error", choices=["skip", "fail"], default="skip",
@@ -711,7 +716,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--on-error", choices=["skip", "fail"], default="skip",
                     help="a clip without a video or whose video cannot be scored: 'skip' records it in errors.jsonl "
                          "and scores the others; 'fail' stops and writes nothing (missing videos: exit 2)")
-    sc.add_argument("--device", default="cpu", help="where the metrics compute (cpu, cuda, cuda:1 ...)")
+    sc.add_argument("--device", default="auto",
+                    help="where the metrics compute: auto (a CUDA GPU when there is one, else cpu), cpu, cuda, cuda:N "
+                         "(default: auto)")
     sc.add_argument("--no-progress", action="store_true", help="no progress bars")
     sc.set_defaults(func=cmd_score)
 

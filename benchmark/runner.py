@@ -345,6 +345,7 @@ def run(
     overwrite: bool = False,
     config: str | None = None,
     metric_options: dict | None = None,
+    metrics_device: str = "auto",
 ) -> RunReport:
     """Generate, save and score one method on one split. Returns a :class:`RunReport`.
 
@@ -366,6 +367,10 @@ def run(
 
     ``metric_options``: ``{metric: {option: value}}`` (``--metric-arg``, :mod:`benchmark.metrics.options`), e.g.
     ``{"lpips": {"net": "vgg"}}``; checked before any work, recorded through each metric's settings.
+
+    ``metrics_device``: where the metrics compute (``--metrics-device``): ``"auto"`` (default) is the first CUDA
+    GPU when torch sees one, else the CPU (:func:`resolve_metrics_device`); recorded as
+    ``metric_settings.device``.
     """
     from tqdm.auto import tqdm
 
@@ -382,6 +387,7 @@ def run(
     from .metrics.options import check_metric_options
 
     metric_options = check_metric_options(metric_options, metrics)  # a bad option fails before any generation
+    metrics_device = resolve_metrics_device(metrics_device)
     spec = registry.get_spec(method)  # fails fast with the list of methods, before any data work
     clips = load_split(dataset, split, root=root, config=config)
     clip_ids = list(clips.clip_ids)
@@ -508,7 +514,7 @@ def run(
         report.results = score_run(
             out_dir, clips, clip_ids, generator=generator, spec=spec, name=name, seed=seed, track=track, metrics=metrics,
             n_boot=n_boot, report=report, progress=progress, generation_seconds=gen_seconds,
-            metric_options=metric_options,
+            metric_options=metric_options, device=metrics_device,
         )
     return report
 
@@ -565,8 +571,29 @@ def _all_clips_accounted(out_dir: Path, clip_ids) -> bool:
     return all(cid in failed or (out_dir / "videos" / f"{cid}.mp4").exists() for cid in clip_ids)
 
 
+def resolve_metrics_device(device: str | None) -> str:
+    """``"auto"`` / None -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``; any other value is checked and kept.
+
+    On a GPU the metric networks (LPIPS, I3D, CLIP) run there; PSNR / SSIM on CUDA agree with the CPU's to float32
+    rounding (a few 1e-6), which is why ``python -m benchmark check`` scores on the CPU like its references.
+    """
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UsageError(f"--metrics-device {device!r}: expected auto, cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--metrics-device {device!r}: torch sees no CUDA GPU on this machine; use cpu or auto")
+    if parsed.type not in ("cpu", "cuda"):
+        raise UsageError(f"--metrics-device {device!r}: expected auto, cpu, cuda or cuda:N")
+    return str(parsed)
+
+
 def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, track, metrics, n_boot, report,
-              progress=True, generation_seconds=None, metric_options=None) -> dict:
+              progress=True, generation_seconds=None, metric_options=None, device="cpu") -> dict:
     """Score every saved video of the run against ground truth; write per_clip.csv and results.json.
 
     The scoring itself is :func:`benchmark.scoring.score_videos`, which ``python -m benchmark score`` calls too,
@@ -594,7 +621,7 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
 
     return score_videos(out_dir, clips, clip_ids, locate=locate, method=method_info, track=track, seed=seed,
                         metrics=metrics, n_boot=n_boot, report=report, counts=counts, progress=progress,
-                        scoring={"step": "run"}, metric_options=metric_options)
+                        scoring={"step": "run"}, metric_options=metric_options, device=device)
 
 
 def _read_failures(out_dir: Path) -> list:

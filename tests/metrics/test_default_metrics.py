@@ -38,3 +38,30 @@ def test_a_default_run_records_every_metric_as_a_number_with_an_interval_or_as_u
     assert header.split(",") == ["clip_id", "category", "psnr", "ssim", "ego_motion"]
     for name in ("lpips", "fvd", "clip_i"):
         assert f"{name}" in printed and "unavailable" in printed
+
+
+def test_the_metrics_device_defaults_to_a_gpu_when_there_is_one_and_bad_values_are_usage_errors(monkeypatch):
+    import pytest
+    import torch
+
+    from benchmark.errors import UsageError
+    from benchmark.runner import resolve_metrics_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_metrics_device("auto") == "cpu" and resolve_metrics_device("cpu") == "cpu"
+    with pytest.raises(UsageError, match="no CUDA GPU"):
+        resolve_metrics_device("cuda")
+    with pytest.raises(UsageError, match="expected auto, cpu, cuda"):
+        resolve_metrics_device("gpu0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_metrics_device("auto") == "cuda" and resolve_metrics_device("cuda:1") == "cuda:1"
+
+
+def test_a_run_records_where_its_metrics_ran(tiny_synth, tmp_path):
+    rc = main(["run", "--method", "exo-copy", "--root", str(tiny_synth), "--out", str(tmp_path), "--limit", "1",
+               "--metrics", "psnr", "--metrics-device", "cpu", "--no-progress"])
+    assert rc == 0
+    results = json.loads((tmp_path / "synth" / "test" / "exo-copy" / "results.json").read_text())
+    assert results["metric_settings"]["device"] == "cpu"
+    assert main(["run", "--method", "exo-copy", "--root", str(tiny_synth), "--out", str(tmp_path / "b"),
+                 "--metrics-device", "tpu", "--no-progress"]) == 2
