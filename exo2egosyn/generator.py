@@ -129,9 +129,10 @@ class _WanBackedGenerator(Generator):
     def __init__(self, backbone: str = "tiny", checkpoint: str | None = None, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, device: str = "auto", dtype: str | None = None,
                  negative_prompt: str = "", max_sequence_length: int | None = None, max_area: int | None = None,
-                 offload: str | None = None, max_exo_area: int | None = None):
+                 offload: str | None = None, max_exo_area: int | None = None, threads: int | None = None):
         _check_settings(num_inference_steps, guidance_scale, max_sequence_length, max_area, dtype, offload)
         _check_count("max_exo_area", max_exo_area, "pixels of a working exo frame")
+        _check_count("threads", threads, "torch threads while generating")
         self.backbone = str(backbone)
         self.is_tiny = self.backbone == "tiny" or self.backbone.startswith("tiny")
         defaults = _TINY_DEFAULTS if self.is_tiny else _REAL_DEFAULTS
@@ -145,6 +146,7 @@ class _WanBackedGenerator(Generator):
         self.requested_dtype = dtype
         self.offload = offload
         self.checkpoint = self._resolve_checkpoint(checkpoint)
+        self.threads = threads
         self._pipe = None
         self._sha = None
 
@@ -174,6 +176,30 @@ class _WanBackedGenerator(Generator):
         if self.requested_device in (None, "auto"):
             return "cuda" if torch.cuda.is_available() else "cpu"
         return str(self.requested_device)
+
+    @property
+    def generation_threads(self) -> int | None:
+        """Torch intra-op threads inside :meth:`generate`: ``threads`` when given; 1 for the tiny model on the CPU
+        (its ops are too small to share: measured by ``benchmarks/main_command_phases.py``, and on a busy machine
+        several threads' spinning makes a clip many times slower); None (torch's own setting) otherwise. It does not
+        change the video beyond the thread-count spread that ``leaderboard/tolerances.json`` records, so it is not
+        part of :meth:`config`."""
+        if self.threads is not None:
+            return int(self.threads)
+        return 1 if self.is_tiny and self.device == "cpu" else None
+
+    def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
+        """The ego video ``(T, H, W, 3)`` uint8 for ``inputs``, with :attr:`generation_threads` torch threads."""
+        from benchmark.threads import torch_threads
+
+        n = self.generation_threads
+        if n is None:
+            return self._generate(inputs, seed=seed)
+        with torch_threads(n):
+            return self._generate(inputs, seed=seed)
+
+    def _generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
 
     @property
     def torch_dtype(self):
@@ -272,7 +298,8 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
                  use_multiexocon: bool = True, use_poseinj: bool = True, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, device: str = "auto", dtype: str | None = None,
                  negative_prompt: str = "", max_sequence_length: int | None = None, max_area: int | None = None,
-                 offload: str | None = None, module_seed: int = 0, max_exo_area: int | None = None):
+                 offload: str | None = None, module_seed: int = 0, max_exo_area: int | None = None,
+                 threads: int | None = None):
         self.use_align = bool(use_align)
         self.use_multiexocon = bool(use_multiexocon)
         self.use_poseinj = bool(use_poseinj)
@@ -280,7 +307,7 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
             raise UsageError(f"module_seed (--method-arg module_seed=N) must be an integer, got {module_seed!r}")
         self.module_seed = int(module_seed)
         super().__init__(backbone, checkpoint, num_inference_steps, guidance_scale, device, dtype, negative_prompt,
-                         max_sequence_length, max_area, offload, max_exo_area)
+                         max_sequence_length, max_area, offload, max_exo_area, threads)
 
     def _default_checkpoint_name(self) -> str:
         return method_name(self.use_align, self.use_multiexocon, self.use_poseinj)
@@ -351,7 +378,7 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
                    module_seed=self.module_seed)
         return cfg
 
-    def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
+    def _generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
         import PIL.Image
 
         from .pipeline import video_to_tensor
@@ -405,7 +432,7 @@ class WanTI2VGenerator(_WanBackedGenerator):
             self._pipe = self._place(pipe)
         return self._pipe
 
-    def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
+    def _generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
         import PIL.Image
 
         pipe = self.pipeline
