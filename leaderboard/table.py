@@ -63,18 +63,19 @@ class Run:
 
 
 def render_markdown(root: Path, *, dataset: Optional[str] = None, split: Optional[str] = None,
-                    metrics: Iterable[str] = DEFAULT_METRICS, include_reported: bool = False,
+                    metrics: Optional[Iterable[str]] = None, include_reported: bool = False,
                     config: Optional[str] = None) -> str:
     """The leaderboard of every ``results.json`` under ``root`` as Markdown (see the module docstring).
 
     ``dataset``, ``split`` and ``config`` filter the runs by ``dataset.name``, ``dataset.split`` and
-    ``dataset.config`` (``"default"`` for files without one); ``metrics`` are the columns (default: the
-    catalogue's default metrics), labelled, directed and rounded as :mod:`benchmark.metrics.catalog` says (a
+    ``dataset.config`` (``"default"`` for files without one); ``metrics`` are the columns (default, per table: the
+    catalogue's default metrics that some run of the table recorded, scored or unavailable, so that runs made
+    before a metric joined the defaults do not grow empty columns), labelled, directed and rounded as :mod:`benchmark.metrics.catalog` says (a
     metric it does not know: its name, 3 decimals, the direction its files record). Files that are not
     valid results files are listed at the end as skipped, with the field that is wrong, not silently dropped.
     """
     root = Path(root)
-    metrics = tuple(metrics)
+    metrics = None if metrics is None else tuple(metrics)
     runs, skipped = [], []
     for path in find_results(root):
         try:
@@ -140,8 +141,15 @@ class _Notes:
         return f"[{self.texts.index(text) + 1}]"
 
 
+def _columns(runs: list[Run]) -> tuple:
+    """The default metrics some run recorded (a mean, a value or an unavailable reason), in catalogue order."""
+    recorded = {m for r in runs for m in r.results.get("metrics", {})}
+    return tuple(m for m in DEFAULT_METRICS if m in recorded) or DEFAULT_METRICS
+
+
 def _render_section(key, runs: list[Run], metrics, root) -> list[str]:
     dataset, config, split, track = key
+    metrics = _columns(runs) if metrics is None else metrics
     name = dataset if config == DEFAULT_CONFIG else f"{dataset} [{config}]"
     lines = [f"## {name} / {split} / {track}", ""]
     notes = _Notes()

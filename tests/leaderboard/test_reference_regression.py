@@ -106,7 +106,7 @@ def test_check_passes_when_the_method_reproduces(tiny_synth, tmp_path, capsys):
     reference = _reference_of(tiny_synth, tmp_path)
     assert main(["check", "--reference", str(reference), "--root", str(tiny_synth), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "OK   exo-copy: 3 clip(s) x 2 metric(s)" in out and "reproduce" in out
+    assert "OK   exo-copy: 3 clip(s) x 3 metric(s) (psnr, ssim, ego_motion)" in out and "reproduce" in out
 
 
 def test_check_fails_with_a_readable_diff_when_a_baseline_output_is_perturbed(tiny_synth, tmp_path, capsys,
