@@ -26,13 +26,13 @@ REFERENCE = RESULTS / "reference" / "synth" / "test"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["exo-copy", "reproject", "exo2egosyn"])
+@pytest.mark.parametrize("method", ["exo-copy", "reproject", "exo2egosyn", "mean-colour", "mean-exo-frame"])
 def test_method_reproduces_the_committed_numbers(method, tmp_path):
     """exo2egosyn uses the shipped checkpoints: a change to the model, the weights or the sampler shows here."""
     run(method, out=tmp_path, limit=4, progress=False)  # builds the default test split into the test cache
     comparison = compare_runs(REFERENCE / method, tmp_path / "synth" / "test" / method)
     assert comparison.ok, comparison.render()
-    assert comparison.n_clips == 4 and comparison.metrics == ("psnr", "ssim")
+    assert comparison.n_clips == 4 and comparison.metrics == ("psnr", "ssim", "ego_motion")
 
 
 def test_compare_runs_reports_a_changed_number_with_its_tolerance(tmp_path):
