@@ -11,6 +11,7 @@ Commands::
     data show    draw one clip: exo frames with the ego camera projected into them, beside the ego frames
     data push    upload a dataset folder's description (or, for synthetic data, all of it) to the Hub
     leaderboard  Markdown table from every results.json under a folder
+    figures      paper figures (PNG and PDF) from run folders: the qualitative grid of videos
     ablation     several methods x several seeds, then the table with paired tests against a reference
     check        verify an install: re-run methods and compare with the committed reference numbers
     weights      metric weights: list, download, verify, register a local copy
@@ -393,6 +394,22 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_figures(args) -> int:
+    from leaderboard.figures import draw_figures, figure_names, run_dirs_under
+
+    names = figure_names(args.which)  # a bad name fails before any run folder is read
+    if args.runs and args.root:
+        raise UsageError("give the run folders either with --runs RUN_DIR ... or with --root DIR, not both")
+    run_dirs = args.runs or run_dirs_under(args.root or "runs")
+    clips = [c.strip() for c in args.clips.split(",") if c.strip()] if args.clips is not None else None
+    frames = list(_int_list("--frames", args.frames)) if args.frames is not None else None
+    written = draw_figures(names, run_dirs, out=args.out, clips=clips, frames=frames, data_root=args.data_root,
+                           seed=args.seed)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_ablation(args) -> int:
     from . import registry
     from .ablation import run_ablation
@@ -641,6 +658,33 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--reported", action="store_true", help="also show numbers reported by other papers")
     lb.add_argument("--out", default=None, help="write the table to this Markdown file (default: print it)")
     lb.set_defaults(func=cmd_leaderboard)
+
+    # the figure names are written out: importing leaderboard.figures here would cost every command pandas' import
+    fg = sub.add_parser(
+        "figures", help="paper figures (PNG and PDF) from run folders",
+        description="Draws figures from run folders only (results.json, per_clip.csv, videos/; nothing is scored "
+                    "again) into --out as <figure>.png and <figure>.pdf, in one style: column width, colour-blind-"
+                    "safe palette, fonts embedded in the PDF. Figures: qualitative: per clip, the exo views, the "
+                    "true ego video and each run's video over several frames, each run's row labelled with the "
+                    "clip's PSNR.")
+    fg.add_argument("--root", default=None, metavar="DIR",
+                    help="folder searched (recursively) for run folders, i.e. folders holding a results.json "
+                         "(default: runs, when --runs is not given)")
+    fg.add_argument("--runs", nargs="+", default=None, metavar="RUN_DIR",
+                    help="run folders to show, in this order (instead of --root)")
+    fg.add_argument("--out", required=True, metavar="DIR", help="folder the PNG and PDF files are written to")
+    fg.add_argument("--which", default="all", metavar="NAME[,NAME]",
+                    help="figures to draw: all, or comma-separated names out of: qualitative")
+    fg.add_argument("--clips", default=None, metavar="ID,ID",
+                    help="clips of the qualitative grid, one block each; every run must have their videos "
+                         "(default: 3 clips of different categories present in every run, chosen with --seed)")
+    fg.add_argument("--frames", default=None, metavar="T,T",
+                    help="frame indices shown of every clip (default: 4 evenly spaced, the first and last included)")
+    fg.add_argument("--seed", type=int, default=0, help="seed of the default choice of clips")
+    fg.add_argument("--data-root", default=None, metavar="DIR",
+                    help="dataset folder of the true ego videos and exo views (default: the folder the runs' "
+                         "results.json name, else the dataset's folder in the cache)")
+    fg.set_defaults(func=cmd_figures)
 
     from .ablation import DEFAULT_METHODS
 
