@@ -10,9 +10,10 @@ Commands::
     data list    the clip ids of a split, with category and number of frames (no video is decoded)
     data show    draw one clip: exo frames with the ego camera projected into them, beside the ego frames
     data push    upload a dataset folder's description (or, for synthetic data, all of it) to the Hub
-    leaderboard  Markdown table from every results.json under a folder
-    figures      paper figures (PNG and PDF) from run folders: the qualitative grid of videos
+    leaderboard  tables (Markdown, LaTeX or HTML) from every results.json under a folder
+    figures      paper figures (PNG and PDF) from run folders: qualitative grid, ablation, categories, sweeps
     ablation     several methods x several seeds, then the table with paired tests against a reference
+    sweep        methods at several numbers of exo views or levels of exo pose error (for the sweep figures)
     check        verify an install: re-run methods and compare with the committed reference numbers
     weights      metric weights: list, download, verify, register a local copy
 
@@ -205,7 +206,8 @@ def cmd_run(args) -> int:
             config=args.config, seed=args.seed, track=args.track, method_kwargs=method_kwargs, run_name=args.name,
             metrics=metrics, n_boot=args.n_boot, on_error=args.on_error,
             timeout_per_clip=args.timeout_per_clip, progress=not args.no_progress, overwrite=args.overwrite,
-            metric_options=metric_options, metrics_device=args.metrics_device,
+            metric_options=metric_options, metrics_device=args.metrics_device, views=args.views,
+            pose_noise=args.pose_noise,
         )
     if report.results is not None:
         print_summary(report.results)
@@ -382,10 +384,10 @@ def cmd_data_push(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    from leaderboard.table import render_markdown
+    from leaderboard.table import render
 
-    text = render_markdown(Path(args.root), dataset=args.dataset, split=args.split, include_reported=args.reported,
-                           config=args.config)
+    text = render(Path(args.root), format=args.format, standalone=args.standalone, dataset=args.dataset,
+                  split=args.split, include_reported=args.reported, config=args.config, by=args.by)
     if args.out:
         Path(args.out).write_text(text)
         print(f"wrote {args.out}")
@@ -404,7 +406,7 @@ def cmd_figures(args) -> int:
     clips = [c.strip() for c in args.clips.split(",") if c.strip()] if args.clips is not None else None
     frames = list(_int_list("--frames", args.frames)) if args.frames is not None else None
     written = draw_figures(names, run_dirs, out=args.out, clips=clips, frames=frames, data_root=args.data_root,
-                           seed=args.seed)
+                           seed=args.seed, skip_missing_sweeps=args.which.strip() == "all")
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -426,6 +428,27 @@ def cmd_ablation(args) -> int:
                             progress=not args.no_progress, metric_options=metric_options)
     print(path.read_text())
     print(f"wrote {path}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .runner import run_sweep
+
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    metrics = parse_metric_names(args.metrics)
+    with _quiet_if(args.no_progress):
+        reports = run_sweep(methods, views=args.views, pose_noise=args.pose_noise, out=args.out,
+                            dataset=args.dataset, split=args.split, root=args.root, config=args.config,
+                            limit=args.limit, seed=args.seed, metrics=metrics, n_boot=args.n_boot,
+                            progress=not args.no_progress)
+    for report in reports:
+        print(f"wrote {report.out_dir}")
+    kind = "views" if args.views is not None else "pose-noise"
+    print(f"draw it: python -m benchmark figures --root {args.out} --which {kind} --out {Path(args.out) / 'figures'}")
+    failed = [f for report in reports for f in report.failed]
+    if failed:
+        print(f"{len(failed)} clip run(s) failed; see errors.jsonl in the run folders above", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -581,6 +604,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds the method may spend generating one clip; a clip that takes longer is recorded as "
                         "failed ('timeout after S s') and the run goes on (POSIX; a method stuck inside one native "
                         "call is stopped when that call returns; default: no limit)")
+    r.add_argument("--views", default=None, metavar="N",
+                   help="show the method only the N exo views closest to the ego view (by viewing direction); the "
+                        "run is named <method>@viewsN and its results record it (default: every view)")
+    r.add_argument("--pose-noise", default=None, metavar="ROT_DEG[:TRANS_M]",
+                   help="give the method exo camera poses wrong by exactly ROT_DEG degrees (about a random axis) "
+                        "and TRANS_M metres (in a random direction), drawn per clip and view from --seed; the truth "
+                        "is not touched; the run is named <method>@pose-noise<R>deg[+<T>m] (default: true poses)")
     r.add_argument("--overwrite", action="store_true",
                    help="replace the videos of an existing run folder made with other settings")
     r.add_argument("--no-progress", action="store_true",
@@ -649,14 +679,20 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--dry-run", action="store_true", help="print the files that would be uploaded; upload nothing")
     ps.set_defaults(func=cmd_data_push)
 
-    lb = sub.add_parser("leaderboard", help="render a Markdown table from result files")
+    lb = sub.add_parser("leaderboard", help="render leaderboard tables (Markdown, LaTeX or HTML) from result files")
     lb.add_argument("--root", default="runs", help="folder searched (recursively) for results.json files")
     lb.add_argument("--dataset", default=None, help="only runs on this dataset (default: every dataset)")
     lb.add_argument("--split", default=None, help="only runs on this split (default: every split)")
     lb.add_argument("--config", default=None,
                     help="only runs on this dataset config (default: every config, each in its own section)")
     lb.add_argument("--reported", action="store_true", help="also show numbers reported by other papers")
-    lb.add_argument("--out", default=None, help="write the table to this Markdown file (default: print it)")
+    lb.add_argument("--format", choices=("md", "tex", "html"), default="md",
+                    help="md: Markdown (default); tex: LaTeX tables (booktabs); html: a standalone HTML document")
+    lb.add_argument("--by", choices=("category",), default=None,
+                    help="category: also one table per category of the ranked runs")
+    lb.add_argument("--standalone", action="store_true",
+                    help="with --format tex: a whole compilable LaTeX document instead of the tables alone")
+    lb.add_argument("--out", default=None, help="write the tables to this file (default: print them)")
     lb.set_defaults(func=cmd_leaderboard)
 
     # the figure names are written out: importing leaderboard.figures here would cost every command pandas' import
@@ -666,7 +702,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "again) into --out as <figure>.png and <figure>.pdf, in one style: column width, colour-blind-"
                     "safe palette, fonts embedded in the PDF. Figures: qualitative: per clip, the exo views, the "
                     "true ego video and each run's video over several frames, each run's row labelled with the "
-                    "clip's PSNR.")
+                    "clip's PSNR; ablation: per method and metric the mean with its 95% interval (seeds averaged "
+                    "per clip) and the paired differences exo2egosyn minus each other method; categories: per "
+                    "category each run's mean with its interval; views / pose-noise: each metric against the "
+                    "number of exo views or the exo pose error, from `sweep` runs (with --which all, drawn when "
+                    "the runs include such runs).")
     fg.add_argument("--root", default=None, metavar="DIR",
                     help="folder searched (recursively) for run folders, i.e. folders holding a results.json "
                          "(default: runs, when --runs is not given)")
@@ -674,7 +714,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run folders to show, in this order (instead of --root)")
     fg.add_argument("--out", required=True, metavar="DIR", help="folder the PNG and PDF files are written to")
     fg.add_argument("--which", default="all", metavar="NAME[,NAME]",
-                    help="figures to draw: all, or comma-separated names out of: qualitative")
+                    help="figures to draw: all, or comma-separated names out of: qualitative, ablation, categories, "
+                         "views, pose-noise")
     fg.add_argument("--clips", default=None, metavar="ID,ID",
                     help="clips of the qualitative grid, one block each; every run must have their videos "
                          "(default: 3 clips of different categories present in every run, chosen with --seed)")
@@ -706,6 +747,31 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--no-progress", action="store_true",
                     help="draw no progress bars (neither the runs' nor the weights-loading bars)")
     ab.set_defaults(func=cmd_ablation)
+
+    sw = sub.add_parser(
+        "sweep", help="run methods at several numbers of exo views or levels of exo pose error",
+        description="Runs every method once per point through the ordinary runner (`run --views N` or `run "
+                    "--pose-noise R[:T]`), into OUT/<dataset>/<split>/<method>@views<N> (or @pose-noise<R>deg); "
+                    "pose noise 0 is the ordinary run OUT/<dataset>/<split>/<method>. `figures --which views` / "
+                    "`--which pose-noise` draw the result.")
+    sw.add_argument("--methods", required=True, help="comma-separated registered methods")
+    sw.add_argument("--views", default=None, metavar="N,N,...",
+                    help="numbers of exo views, e.g. 1,2,3,4 (the N closest to the ego view)")
+    sw.add_argument("--pose-noise", default=None, metavar="R[:T],...",
+                    help="exo pose errors, e.g. 0,1,2,5 (degrees) or 0:0.02,0:0.05 (degrees:metres)")
+    sw.add_argument("--out", default="runs/sweeps", help="folder of the sweep's run folders")
+    sw.add_argument("--dataset", default="synth", help="dataset name")
+    sw.add_argument("--root", default=None, help=_ROOT_HELP)
+    sw.add_argument("--config", default="default", help=_CONFIG_HELP)
+    sw.add_argument("--split", default="test", help="split of the dataset to run on")
+    sw.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                    help="only the first N clips of the split (default: all)")
+    sw.add_argument("--seed", type=int, default=0, help="base seed of the runs (and of the pose errors)")
+    sw.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma-separated metrics, out of: {metrics}")
+    sw.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",
+                    help="bootstrap resamples for the 95%% intervals")
+    sw.add_argument("--no-progress", action="store_true", help="draw no progress bars")
+    sw.set_defaults(func=cmd_sweep)
 
     ck = sub.add_parser(
         "check", help="verify this install: re-run methods and compare with the committed reference numbers",

@@ -305,6 +305,149 @@ def _shard_path(out_dir: Path, shard: int, num_shards: int) -> Path:
     return out_dir / _SHARDS / f"{shard}-of-{num_shards}.json"
 
 
+# ---- what the method is shown: fewer exo views, wrong exo poses (sweeps) ------------------------------------------
+
+VIEW_SELECTION = "closest-to-ego"  # which views --views N keeps (ExoEgoInputs.exo_views_closest_first)
+POSE_NOISE_MODEL = ("per clip and exo view, one rigid error for every frame: a rotation by exactly rotation_deg "
+                    "about a uniformly random axis through the camera centre, and a shift of the centre by exactly "
+                    "translation_m in a uniformly random direction; drawn from the run seed and the clip id (the "
+                    "same directions at every noise level); ground truth and ego cameras untouched")
+_POSE_NOISE_STREAM = 0x9053  # separates the noise draws from the generator's seed of the same clip
+MAX_ROTATION_DEG = 180.0
+
+
+@dataclass(frozen=True)
+class InputSetting:
+    """What a method is shown of each clip when it is not everything (``run --views N --pose-noise R[:T]``).
+
+    ``views``: only the N exo views whose viewing directions are closest to the ego camera's (the cosine of
+    :meth:`~benchmark.schema.ExoEgoInputs.exo_views_closest_first`, directions averaged over the clip), kept in
+    the clip's own view order. Closest first, not the first N by camera name: N = 1 is then the single most
+    informative view, and each added view is a less aligned one, so the curve measures what extra views add
+    (a method that uses the closest view only, like exo-copy, is flat). None: every view.
+
+    ``rotation_deg`` / ``translation_m``: pose noise (:data:`POSE_NOISE_MODEL`): each exo camera pose given to
+    the method is wrong by exactly this angle and distance, in seeded random directions. 0: the true poses.
+
+    Recorded where a run is identified: ``run.json`` (so a folder is never resumed with another setting),
+    ``results.json`` ``method.inputs`` (:meth:`record`), and the run folder name (:meth:`suffix`), e.g.
+    ``exo-copy@views2`` or ``exo-copy@pose-noise2deg``. The default setting records nothing, so such runs are
+    the ordinary runs of ``python -m benchmark run``.
+    """
+
+    views: int | None = None
+    rotation_deg: float = 0.0
+    translation_m: float = 0.0
+
+    @classmethod
+    def make(cls, views=None, pose_noise=None) -> "InputSetting":
+        """From ``--views`` (an int >= 1, or its text) and ``--pose-noise`` (``"R"`` or ``"R:T"``: R degrees, T
+        metres, or a number of degrees, or a pair); a bad value is a :class:`UsageError` naming the option."""
+        if views is not None:
+            text = str(views).strip()
+            if isinstance(views, bool) or not text.isdigit() or int(text) < 1:
+                raise UsageError(f"--views expects a number of exo views >= 1 (1 to 4 on synth), got {views!r}")
+            views = int(text)
+        rotation, translation = parse_pose_noise(pose_noise)
+        return cls(views, rotation, translation)
+
+    @property
+    def pose_noise(self) -> bool:
+        return bool(self.rotation_deg or self.translation_m)
+
+    @property
+    def is_default(self) -> bool:
+        return self.views is None and not self.pose_noise
+
+    def record(self) -> dict | None:
+        """``{"views": N, "view_selection": ..., "pose_noise": {rotation_deg, translation_m, model}}`` (the parts
+        that are set), or None for the default setting."""
+        out = {}
+        if self.views is not None:
+            out.update(views=self.views, view_selection=VIEW_SELECTION)
+        if self.pose_noise:
+            out["pose_noise"] = {"rotation_deg": self.rotation_deg, "translation_m": self.translation_m,
+                                 "model": POSE_NOISE_MODEL}
+        return out or None
+
+    @classmethod
+    def from_results(cls, results: dict) -> "InputSetting":
+        """The setting a results dict records in ``method.inputs`` (none recorded: the default setting)."""
+        record = (results.get("method") or {}).get("inputs") or {}
+        noise = record.get("pose_noise") or {}
+        return cls(record.get("views"), float(noise.get("rotation_deg", 0.0)), float(noise.get("translation_m", 0.0)))
+
+    def suffix(self) -> str:
+        """What the run folder's default name gets: ``""``, ``"@views2"``, ``"@pose-noise2deg"``,
+        ``"@pose-noise0deg+0.05m"``, or both (``"@views2@pose-noise1deg"``)."""
+        out = "" if self.views is None else f"@views{self.views}"
+        if self.pose_noise:
+            out += f"@pose-noise{self.rotation_deg:g}deg" + (f"+{self.translation_m:g}m" if self.translation_m else "")
+        return out
+
+    def apply(self, inputs, seed: int):
+        """``inputs`` (an :class:`~benchmark.schema.ExoEgoInputs`) as this setting shows them; ``seed`` is the
+        clip's seed (:func:`clip_seed`). Views are chosen on the true poses, then the noise is added. A clip with
+        fewer than ``views`` exo views raises :class:`InputCheckError` (rule ``views``)."""
+        if self.is_default:
+            return inputs
+        if self.pose_noise:
+            # drawn for every view of the clip before any is dropped: a view's error does not depend on --views
+            rotations, shifts = pose_errors(inputs.num_views, self.rotation_deg, self.translation_m, seed)
+        if self.views is not None:
+            if inputs.num_views < self.views:
+                raise InputCheckError("views", f"clip {inputs.clip_id!r} has {inputs.num_views} exo view(s), but "
+                                               f"--views {self.views} asks for {self.views}")
+            keep = sorted(inputs.exo_views_closest_first()[:self.views])
+            inputs = inputs.select_views(keep)
+            if self.pose_noise:
+                rotations, shifts = rotations[keep], shifts[keep]
+        if self.pose_noise:
+            inputs = inputs.with_exo_pose_errors(rotations, shifts)
+        return inputs
+
+
+def parse_pose_noise(value) -> tuple:
+    """``--pose-noise`` -> ``(rotation_deg, translation_m)``: None -> (0, 0); ``"2"`` or 2 -> (2, 0);
+    ``"0:0.05"`` -> (0, 0.05); a pair as it is. Both must be finite and >= 0, the angle at most 180."""
+    if value is None:
+        return 0.0, 0.0
+    if isinstance(value, (tuple, list)):
+        parts = list(value)
+    else:
+        parts = str(value).strip().split(":")
+    try:
+        if isinstance(value, bool) or not 1 <= len(parts) <= 2:
+            raise ValueError
+        numbers = [float(p) for p in parts] + [0.0] * (2 - len(parts))
+    except (TypeError, ValueError):
+        numbers = None
+    if numbers is None or not all(math.isfinite(x) and x >= 0 for x in numbers) or numbers[0] > MAX_ROTATION_DEG:
+        raise UsageError(f"--pose-noise expects ROT_DEG or ROT_DEG:TRANS_M, an angle in degrees (0 to "
+                         f"{MAX_ROTATION_DEG:g}) and optionally a distance in metres, both >= 0 (e.g. 2, or 0:0.05); "
+                         f"got {value!r}")
+    return float(numbers[0]), float(numbers[1])
+
+
+def pose_errors(num_views: int, rotation_deg: float, translation_m: float, seed: int) -> tuple:
+    """Rigid errors of :data:`POSE_NOISE_MODEL` for ``num_views`` cameras: float64 rotations (V, 3, 3) by exactly
+    ``rotation_deg`` and shifts (V, 3) of length exactly ``translation_m``. The random directions depend on
+    ``seed`` only, so two noise levels of one clip differ in magnitude, not direction."""
+    import numpy as np
+
+    rng = np.random.default_rng([int(seed), _POSE_NOISE_STREAM])
+    axes = rng.standard_normal((num_views, 3))
+    directions = rng.standard_normal((num_views, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    angle = math.radians(rotation_deg)
+    K = np.zeros((num_views, 3, 3))  # cross-product matrices of the axes (Rodrigues' formula)
+    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -axes[:, 2], axes[:, 1], -axes[:, 0]
+    K -= K.transpose(0, 2, 1)
+    rotations = np.eye(3) + math.sin(angle) * K + (1 - math.cos(angle)) * K @ K
+    return rotations, translation_m * directions
+
+
 # ---- from outside sources ----------------------------------------------------------------------------------------
 
 
@@ -346,6 +489,8 @@ def run(
     config: str | None = None,
     metric_options: dict | None = None,
     metrics_device: str = "auto",
+    views: int | None = None,
+    pose_noise=None,
 ) -> RunReport:
     """Generate, save and score one method on one split. Returns a :class:`RunReport`.
 
@@ -371,6 +516,11 @@ def run(
     ``metrics_device``: where the metrics compute (``--metrics-device``): ``"auto"`` (default) is the first CUDA
     GPU when torch sees one, else the CPU (:func:`resolve_metrics_device`); recorded as
     ``metric_settings.device``.
+
+    ``views`` / ``pose_noise``: show the method only the N exo views closest to the ego view, and/or exo poses
+    wrong by ``"R[:T]"`` degrees and metres (``--views``, ``--pose-noise``; see :class:`InputSetting`); the run
+    folder's default name gets the setting (``exo-copy@views2``) and the results record it in
+    ``method.inputs``. The ground truth and the scoring are the same as without them.
     """
     from tqdm.auto import tqdm
 
@@ -384,6 +534,7 @@ def run(
     if on_error not in ON_ERROR:
         raise UsageError(f"--on-error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
     timeout_per_clip = _check_timeout(timeout_per_clip)
+    setting = InputSetting.make(views, pose_noise)
     from .metrics.options import check_metric_options
 
     metric_options = check_metric_options(metric_options, metrics)  # a bad option fails before any generation
@@ -403,7 +554,7 @@ def run(
     if env_world > 1:
         _use_own_gpu(_local_rank_from_env())
 
-    name = run_name or (method if track == "exo-only" else f"{method}@{track}")
+    name = run_name or (method if track == "exo-only" else f"{method}@{track}") + setting.suffix()
     out_dir = run_dir(Path(out), clips.name, split, name, clips.config)
     generator = registry.build(method, **(method_kwargs or {}))
     if track not in generator.tracks:
@@ -413,7 +564,8 @@ def run(
         raise UsageError(f"method {method!r} needs exo depth maps, which {clips.label} does not provide (its clips "
                          f"have no depth files); run it on a dataset with depth (e.g. synth) or choose another method")
     min_views = int(getattr(generator, "min_views", 1))
-    _claim_run_dir(out_dir, _run_fingerprint(spec, generator, method_kwargs, seed, track, clips), overwrite)
+    _check_views_setting(setting, min_views, method, clips, clip_ids)
+    _claim_run_dir(out_dir, _run_fingerprint(spec, generator, method_kwargs, seed, track, clips, setting), overwrite)
     videos = out_dir / "videos"
     mine = [cid for i, cid in enumerate(clip_ids) if i % num_shards == shard]
     if num_shards == 1:  # failures, shard counts and leftovers of killed runs are re-established by this attempt
@@ -483,7 +635,7 @@ def run(
                 break
             continue
         try:
-            inputs = check_inputs(clip.inputs(track), min_views=min_views)
+            inputs = check_inputs(setting.apply(clip.inputs(track), clip_seed(seed, clip_id)), min_views=min_views)
         except InputCheckError as exc:
             if fail(clip_id, "check", exc):
                 break
@@ -514,12 +666,68 @@ def run(
         report.results = score_run(
             out_dir, clips, clip_ids, generator=generator, spec=spec, name=name, seed=seed, track=track, metrics=metrics,
             n_boot=n_boot, report=report, progress=progress, generation_seconds=gen_seconds,
-            metric_options=metric_options, device=metrics_device,
+            metric_options=metric_options, device=metrics_device, inputs=setting.record(),
         )
     return report
 
 
-def _run_fingerprint(spec, generator, method_kwargs, seed, track, clips) -> dict:
+SWEEP_KINDS = ("views", "pose-noise")
+
+
+def sweep_settings(views=None, pose_noise=None) -> list:
+    """The points of a sweep: ``views`` (``"1,2,3,4"`` or a list) or ``pose_noise`` (``"0,1,2,5"``, each point
+    ``R[:T]`` as in :func:`parse_pose_noise`), exactly one of them; a list of :class:`InputSetting`, in order.
+    Pose noise 0 is the ordinary run (the method sees the true poses), so a pose-noise sweep reuses it."""
+    if (views is None) == (pose_noise is None):
+        raise UsageError("a sweep varies one setting: give --views N,N,... or --pose-noise R,R,... (not both)")
+    option, given = ("--views", views) if views is not None else ("--pose-noise", pose_noise)
+    points = [p.strip() for p in given.split(",")] if isinstance(given, str) else [str(p) for p in given]
+    if not points or "" in points:
+        raise UsageError(f"{option} expects comma-separated values, e.g. {'1,2,3,4' if views else '0,1,2,5'}; "
+                         f"got {given!r}")
+    settings = [InputSetting.make(views=p) if views is not None else InputSetting.make(pose_noise=p) for p in points]
+    repeated = sorted({p for p, s in zip(points, settings) if settings.count(s) > 1})
+    if repeated:
+        raise UsageError(f"{option} names the same point twice: {', '.join(repeated)}")
+    return settings
+
+
+def run_sweep(methods, *, views=None, pose_noise=None, out="runs/sweeps", **run_kwargs) -> list:
+    """Run every method at every point of one sweep (:func:`sweep_settings`) through :func:`run`; return the
+    :class:`RunReport` of each run, methods outer, points inner.
+
+    Each point is an ordinary run into ``OUT/<dataset>/<split>/<method><suffix>/`` (:meth:`InputSetting.suffix`),
+    so a sweep resumes, isolates failing clips and records its setting like any run. ``run_kwargs`` are
+    :func:`run`'s (dataset, split, root, config, limit, seed, metrics, n_boot, progress, ...). Every point is
+    checked before the first run starts.
+    """
+    settings = sweep_settings(views, pose_noise)
+    methods = [m for m in methods]
+    if not methods:
+        raise UsageError("--methods names no method")
+    for method in methods:  # an unknown name fails now, not after the other methods' runs
+        registry.get_spec(method)
+    reports = []
+    for method in methods:
+        for setting in settings:
+            noise = (setting.rotation_deg, setting.translation_m) if setting.pose_noise else None
+            reports.append(run(method, out=out, views=setting.views, pose_noise=noise, **run_kwargs))
+    return reports
+
+
+def _check_views_setting(setting: InputSetting, min_views: int, method: str, clips, clip_ids) -> None:
+    """Refuse, before any work, a ``--views N`` the method cannot run with or no clip of the run has."""
+    if setting.views is None:
+        return
+    if setting.views < min_views:
+        raise UsageError(f"--views {setting.views}: method {method!r} needs at least {min_views} exo views")
+    wanted = set(clip_ids)
+    counts = [len(m["exo_cam_ids"]) for m in clips.iter_inputs_metadata() if m["clip_id"] in wanted]
+    if counts and max(counts) < setting.views:
+        raise UsageError(f"--views {setting.views}: the clips of {clips.label} have at most {max(counts)} exo views")
+
+
+def _run_fingerprint(spec, generator, method_kwargs, seed, track, clips, setting=None) -> dict:
     """Everything that changes the videos of a run (JSON-normalized so it compares equal after a reload)."""
     fp = {"method": spec.name, "target": spec.target, "method_kwargs": method_kwargs or {},
           "generator_config": generator.config(), "checkpoint_sha256": generator.checkpoint_sha256(),
@@ -528,6 +736,8 @@ def _run_fingerprint(spec, generator, method_kwargs, seed, track, clips) -> dict
           "dataset_identity": clips.identity or clips.manifest_sha256}
     if clips.config != "default":  # absent for the default config: run folders made before configs stay valid
         fp["config"] = clips.config
+    if setting is not None and not setting.is_default:  # likewise absent when the method sees everything
+        fp["inputs"] = setting.record()
     return json.loads(json.dumps(fp, sort_keys=True, default=str))
 
 
@@ -593,7 +803,7 @@ def resolve_metrics_device(device: str | None) -> str:
 
 
 def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, track, metrics, n_boot, report,
-              progress=True, generation_seconds=None, metric_options=None, device="cpu") -> dict:
+              progress=True, generation_seconds=None, metric_options=None, device="cpu", inputs=None) -> dict:
     """Score every saved video of the run against ground truth; write per_clip.csv and results.json.
 
     The scoring itself is :func:`benchmark.scoring.score_videos`, which ``python -m benchmark score`` calls too,
@@ -606,6 +816,8 @@ def score_run(out_dir: Path, clips, clip_ids, *, generator, spec, name, seed, tr
     # "name" is the row name (``--name``, e.g. a from-folder method's own name); "registered_as" the registry entry.
     method_info.update({"name": name, "registered_as": spec.name, "target": spec.target,
                         "registry_source": spec.source})
+    if inputs:  # InputSetting.record(): in the method block, which `score RUN_DIR` carries over when it re-scores
+        method_info["inputs"] = inputs
     counts = {"generated": report.generated, "reused": report.reused, "generation_seconds": generation_seconds}
     n = getattr(report, "num_shards", 1)
     # only this run's shard count: markers of an earlier run with another count are not summed

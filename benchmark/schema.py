@@ -75,6 +75,11 @@ class ExoEgoInputs:
         ``frame=None`` compares directions averaged over the clip (one choice for the whole clip); an int
         compares at that frame (e.g. 0 for a first-frame condition).
         """
+        return self.exo_views_closest_first(frame)[0]
+
+    def exo_views_closest_first(self, frame: int | None = None) -> list:
+        """Every exo view index, by decreasing cosine between its viewing direction and the ego's (ties: lower
+        index first); ``frame`` as in :meth:`closest_exo_view`, whose choice is the first of this list."""
         ego_z = self.ego_T_world_cam[:, :3, 2]  # (T, 3)
         exo_z = self.exo_T_world_cam_per_frame()[..., :3, 2]  # (V, T, 3)
         if frame is None:
@@ -83,7 +88,7 @@ class ExoEgoInputs:
             ego_dir, exo_dirs = ego_z[frame], exo_z[:, frame]
         ego_dir = ego_dir / np.linalg.norm(ego_dir)
         exo_dirs = exo_dirs / np.linalg.norm(exo_dirs, axis=-1, keepdims=True)
-        return int(np.argmax(exo_dirs @ ego_dir))
+        return [int(v) for v in np.argsort(-(exo_dirs @ ego_dir), kind="stable")]
 
     def select_views(self, indices) -> "ExoEgoInputs":
         """The same inputs restricted to the exo views ``indices`` (for missing-view experiments)."""
@@ -96,6 +101,22 @@ class ExoEgoInputs:
             exo_T_world_cam=self.exo_T_world_cam[idx],
             exo_depth=None if self.exo_depth is None else self.exo_depth[idx],
         )
+
+    def with_exo_pose_errors(self, rotations: np.ndarray, shifts: np.ndarray) -> "ExoEgoInputs":
+        """The same inputs with each exo camera's pose wrong by a rigid motion (for pose-noise experiments).
+
+        ``rotations`` float64 (V, 3, 3) turns view ``v``'s camera about its own centre (applied in camera
+        axes: ``R' = R @ rotations[v]``); ``shifts`` float64 (V, 3) moves its centre in world metres
+        (``c' = c + shifts[v]``). A per-frame ``exo_T_world_cam`` (V, T, 4, 4) gets the same error at every
+        frame (a calibration error, not jitter). Only these poses change: the videos, intrinsics and the ego
+        cameras are those of the clip.
+        """
+        T = np.array(self.exo_T_world_cam, dtype=np.float64, copy=True)
+        rotations, shifts = np.asarray(rotations, dtype=np.float64), np.asarray(shifts, dtype=np.float64)
+        expand = (slice(None),) + (None,) * (T.ndim - 3)  # (V, ...) -> broadcast over the frames of (V, T, 4, 4)
+        T[..., :3, :3] = T[..., :3, :3] @ rotations[expand]
+        T[..., :3, 3] = T[..., :3, 3] + shifts[expand]
+        return replace(self, exo_T_world_cam=T)
 
 
 @dataclass(frozen=True)

@@ -321,6 +321,8 @@ def _method_from_run_json(run_info: dict, run_dir: Path) -> dict:
     method = {"name": run_dir.name, "config": run_info.get("generator_config") or {},
               "checkpoint_sha256": run_info.get("checkpoint_sha256"), "oracle": False,
               "registered_as": name, "target": run_info.get("target")}
+    if run_info.get("inputs"):  # a sweep point's input setting (--views / --pose-noise), as the runner records it
+        method["inputs"] = run_info["inputs"]
     try:
         spec = registry.get_spec(name)
         cls = registry.method_class(name)

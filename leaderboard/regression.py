@@ -2,8 +2,14 @@
 
 Compares two run folders (each with ``results.json`` and ``per_clip.csv``), reading files only:
 
-* the protocol must be the same: dataset (by content identity, ``benchmark.data.identity``), split, track
-  and every metric setting that defines a number (``leaderboard.protocol``);
+* the protocol must be the same, by the one definition of :mod:`leaderboard.protocol` (dataset name, config,
+  split, track, content identity, every metric setting that defines a number, the bootstrap), asked with
+  ``scope="split"``: the data must be the same split by content (``dataset.split_identity``, defined in
+  ``benchmark.data.identity``), not the same clips, because the candidate may be a ``--limit`` run over the
+  reference's first clips; the clips are matched below. Two departures from the leaderboard's use, both
+  deliberate: the settings of a metric the candidate scored and the reference did not (a newer default set)
+  are left out, since that metric is not compared; and the ``bootstrap`` block stays in even when only
+  clip scores are compared, because a candidate over all the reference's clips has its ``ci95`` compared too;
 * on every clip both runs scored, every metric must agree within its tolerance
   (``leaderboard.tolerances``: derived from the measured spread between machines, per kind of method);
   the candidate may have scored fewer clips (a ``--limit`` run), but not clips the reference lacks;
@@ -27,10 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.metrics import catalog
-from benchmark.results import dataset_config, load_results, read_per_clip
+from benchmark.results import load_results, read_per_clip
 from leaderboard import tolerances
+from leaderboard.protocol import protocol_differences
 
 _NON_METRIC_COLUMNS = ("clip_id", "category")
+_SPLIT_DATA_FIELDS = ("dataset.split_identity", "dataset.manifest_sha256")  # the data, in protocol_key(scope="split")
 
 
 @dataclass(frozen=True)
@@ -97,39 +105,24 @@ class Comparison:
         return "\n".join(lines)
 
 
-def _dataset_identity(results: dict):
-    """The split's content identity (schema 2), or the manifest's file hash of schema-1 results."""
-    ds = results["dataset"]
-    return ds.get("split_identity") or ds.get("manifest_sha256")
-
-
 def compare_runs(reference: Path, candidate: Path, *, atol: float | None = None) -> Comparison:
     """Compare ``candidate`` with ``reference`` (see the module docstring).
 
     ``atol`` overrides every metric's tolerance (None: ``leaderboard.tolerances.tolerance(method, metric)``).
     """
-    from leaderboard.protocol import protocol_differences
-
     reference, candidate = Path(reference), Path(candidate)
     ref, new = load_results(reference / "results.json"), load_results(candidate / "results.json")
     method = str(ref["method"].get("registered_as") or ref["method"]["name"])
     comparison = Comparison(reference=reference, candidate=candidate, method=method)
-    for key in ("name", "split", "track"):
-        if ref["dataset"].get(key) != new["dataset"].get(key):
-            comparison.protocol.append(f"dataset {key} differs: reference {ref['dataset'].get(key)!r}, "
-                                       f"candidate {new['dataset'].get(key)!r}")
-    if dataset_config(ref) != dataset_config(new):
-        comparison.protocol.append(f"dataset config differs: reference {dataset_config(ref)!r}, "
-                                   f"candidate {dataset_config(new)!r}")
-    if _dataset_identity(ref) != _dataset_identity(new):
-        comparison.protocol.append(
-            f"not the same data: reference dataset identity {_dataset_identity(ref)}, candidate "
-            f"{_dataset_identity(new)} (benchmark/data/identity.py defines it over content)")
-    # the dataset is compared above by split identity (a --limit run has another identity of clips scored)
     # metrics the candidate scored and the reference did not (a newer default set) are not part of the comparison
     extra = tuple(f"metric_settings.{m}" for m in new.get("metrics", {})
                   if m in catalog.METRICS and m not in ref.get("metrics", {}))
-    comparison.protocol += protocol_differences(ref, new, ignore=("dataset",) + extra)
+    differences = protocol_differences(ref, new, scope="split", ignore=extra)  # reference's value vs candidate's
+    data = [d for d in differences if d.startswith(_SPLIT_DATA_FIELDS)]
+    if data:
+        comparison.protocol.append(f"not the same data: {'; '.join(data)} (reference vs candidate; "
+                                   "benchmark/data/identity.py defines the identity over content)")
+    comparison.protocol += [d for d in differences if d not in data]
 
     ref_clips = read_per_clip(reference / "per_clip.csv").set_index("clip_id")
     new_clips = read_per_clip(candidate / "per_clip.csv").set_index("clip_id")

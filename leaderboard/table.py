@@ -1,51 +1,218 @@
-"""Markdown leaderboard from the ``results.json`` and ``per_clip.csv`` files of scored runs (and nothing else).
+"""Leaderboard tables from the ``results.json`` and ``per_clip.csv`` files of scored runs (and nothing else), as
+Markdown, LaTeX or HTML.
 
-One section per (dataset, config, split, track): runs on different configs of a dataset (``dataset.config``,
-``"default"`` when a file has none) are never ranked together. Only runs whose numbers can be compared are ranked together:
+One model, three renderers: :func:`build_leaderboard` reads the files once into a :class:`Leaderboard`
+(sections of :class:`Table` objects made of :class:`Row` and :class:`Cell` objects: mean, interval, best /
+second flags, notes); :func:`to_markdown`, :func:`to_latex` and :func:`to_html` print it. Whoever builds another
+view (an interactive page) starts from the same model, e.g. :func:`html_table` for one table.
+
+**Sections and tables.** One section per (dataset, config, split, track): runs on different configs of a
+dataset (``dataset.config``, ``"default"`` when a file has none), splits or tracks are never ranked together.
+Only runs whose numbers can be compared are ranked together:
 
 * **valid**: each ``results.json`` is validated field by field (:func:`benchmark.results.load_results`); a
-  broken one is listed at the end under "Skipped files" with the file and the field, and the rest is
-  rendered;
+  broken one is listed at the end under "Skipped files" with the file and the field, and the rest is rendered;
 * **consistent**: each run's means and counts are recomputed from its own ``per_clip.csv``
   (:func:`benchmark.results.per_clip_disagreements`); a run that contradicts it (a hand-edited mean) or has
-  none is shown apart, labelled, with the reason, and is never ranked;
+  none is listed apart with the reason and is never ranked;
 * **comparable**: runs are grouped by the clips they scored (the set of clip ids in ``per_clip.csv``) and
-  their protocol (:func:`leaderboard.protocol.protocol_key`: dataset identity, split, track, metric settings,
-  bootstrap). The group with the most clips (then a verified dataset identity, then the most runs) is the
-  ranked table; every other group (a run where some clips failed, a ``--limit`` run, another metric setting)
-  follows it in its own table headed "Not ranked with the table above", which says how it differs; its rows
-  are sorted among themselves only.
+  their protocol (:func:`leaderboard.protocol.protocol_key`, the one definition of "same protocol"). The group
+  with the most clips (then a verified dataset identity, then the most runs) is the ranked table; every other
+  group (a run where some clips failed, a ``--limit`` run, another metric setting) follows in its own table
+  headed "Not ranked with the table above", which says how it differs; its rows are sorted among themselves
+  only and get no best / second marks. This holds in every format.
 
-Rows are sorted best PSNR first; each metric cell is ``mean ± h`` where ``h = (high - low) / 2`` is the
-half-width of the run's 95 % percentile-bootstrap interval over clips. A metric that a run could not compute,
-and any value that is missing or not a number, is shown as ``n/a`` (with a numbered note giving the reason
-once per section; an unavailable metric's note points to ``python -m benchmark weights``). Runs marked
-``oracle`` in their method dict (they see ground truth) are labelled as such. Numbers reported by other
-papers are shown only with ``include_reported=True``, in their own table, never ranked with these rows.
+``by="category"`` adds, after them, one table per category of the ranked runs (``per_category`` of their
+results files: the same runs on that category's clips; set metrics such as FVD have no per-category value and
+no column there).
+
+**Rows.** One per run, sorted best first by PSNR (or the first column); the Exo2EgoSyn ablations (registered
+names ``exo2egosyn-no-*``, ``method.registered_as`` or the name) are grouped under ``exo2egosyn``: they follow
+its row (or, without it, sit where their best one sorts), sorted among themselves, their names indented.
+Runs marked ``oracle`` (they see ground truth) are labelled. Numbers reported by other papers
+(:mod:`leaderboard.reported`) come only with ``include_reported=True``, in their own section, one table per
+source (a split column first, rows in the source's order), labelled "reported" with the source's setting and
+metric protocol in the caption, and never ranked, neither with runs scored here nor among themselves.
+
+**Cells.** Each metric column has the catalogue's label and arrow (``PSNR ↑``, ``LPIPS ↓``;
+:mod:`benchmark.metrics.catalog`); a cell is the mean with the half-width ``h = (high - low) / 2`` of the run's
+95 % percentile-bootstrap interval over clips, both printed with the metric's decimals: Markdown and HTML
+``mean ± h``, LaTeX ``mean`` followed by a small ``±h`` (``\\scriptsize``). A set metric (FVD) has no interval.
+A metric that a run could not compute is ``n/a`` with a numbered note (the reason, once per section; an
+unavailable metric's note points to ``python -m benchmark weights``).
+
+**Best and second.** In each column of a ranked table (the ranked runs or a category table of them),
+the best value is bold and the second underlined (Markdown: ``**12.34**`` and ``<ins>12.34</ins>``; LaTeX
+``\\textbf`` and ``\\underline``; HTML ``<strong>`` and ``<u>``, plus ``class="best"`` / ``"second"``), read
+with the column's direction. Values are compared as printed, so values that print alike are tied and all get
+the mark; "second" is the next value printed after the best (ties for best do not use it up), marked only when
+the column has a third value (else it would only say "the rest"). Oracle rows and cells computed with weights
+that do not match the published checksums take no part, and a column is marked only when at least two rows
+take part. Tables of runs not ranked with the ranked table, and reported numbers, are not marked.
+
+**Captions.** Each table's caption names the dataset, its config, split and track, the dataset identity (first
+12 hex digits of the content identity of the clips scored) and the protocol
+(:func:`leaderboard.protocol.protocol_digest`: 8 hex digits; equal digits, same protocol).
 
 Example::
 
-    from leaderboard.table import render_markdown
-    print(render_markdown(Path("runs"), split="test"))
+    from leaderboard.table import build_leaderboard, to_latex
+    board = build_leaderboard(Path("runs"), split="test", by="category")
+    print(to_latex(board))
 """
 
 from __future__ import annotations
 
+import html
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
 
+from benchmark.errors import UsageError
 from benchmark.metrics import catalog
 from benchmark.metrics.catalog import DEFAULT_METRICS, NA
 from benchmark.results import (DEFAULT_CONFIG, PER_CLIP_FILENAME, ResultsSchemaError, dataset_config, find_results,
                                load_results, per_clip_disagreements, read_per_clip)
 from leaderboard import reported as reported_data
-from leaderboard.protocol import protocol_differences, protocol_id
+from leaderboard.protocol import protocol_differences, protocol_digest, protocol_id
 
+FORMATS = ("md", "tex", "html")
+BY = ("category",)
 INCONSISTENT = "inconsistent with per_clip.csv"
 WEIGHTS_HINT = "`python -m benchmark weights` says what is missing and where to put it."
+REPORTED_TITLE = "Reported by their authors, not reproduced here"
+ABLATION_HEAD = "exo2egosyn"
+ABLATION_PREFIX = "exo2egosyn-no-"
+BEST, SECOND = 1, 2
 _MAX_LISTED = 3  # clip ids / protocol differences spelled out in a label before "..."
+
+
+# ---- the model --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A metric column: catalogue name, label and direction (None: unknown, then the column is not marked)."""
+
+    metric: str
+    label: str
+    higher_is_better: Optional[bool]
+
+    @property
+    def arrow(self) -> str:
+        return {True: "↑", False: "↓"}.get(self.higher_is_better, "")
+
+    @property
+    def heading(self) -> str:
+        return f"{self.label} {self.arrow}".rstrip()
+
+
+@dataclass
+class Cell:
+    """One metric of one row. ``text`` / ``half_text`` are the mean and half-width as printed (``n/a`` / None
+    when absent); ``mean``, ``low``, ``high`` the numbers behind them (the run's ``ci95``); ``notes`` numbers
+    into the section's notes; ``mark`` is :data:`BEST`, :data:`SECOND` or 0; ``comparable`` False keeps the
+    cell out of the marks (a value computed with unpublished weights)."""
+
+    text: str = NA
+    mean: Optional[float] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+    half_text: Optional[str] = None
+    notes: list = field(default_factory=list)
+    mark: int = 0
+    comparable: bool = True
+
+    @property
+    def half(self) -> Optional[float]:
+        return None if self.low is None or self.high is None else (self.high - self.low) / 2
+
+    @property
+    def best(self) -> bool:
+        return self.mark == BEST
+
+    @property
+    def second(self) -> bool:
+        return self.mark == SECOND
+
+
+@dataclass
+class Row:
+    """A run (or a reported method): name as its file / source gives it, cells by metric, and what it is."""
+
+    name: str
+    cells: dict
+    oracle: bool = False
+    ablation_of: Optional[str] = None  # "exo2egosyn" for its ablations
+    n_clips: Optional[str] = None  # "3", "2 of 3 (1 failed)"; None for reported rows
+    seed: Optional[str] = None
+    path: Optional[str] = None  # results.json, relative to the root searched
+    notes: list = field(default_factory=list)  # notes on the row itself (reported rows)
+    reported: bool = False
+    lead: tuple = ()  # values of the table's lead_columns (a reported row's split)
+
+    @property
+    def label(self) -> str:
+        """The name as shown: with ``(oracle)`` for oracle runs."""
+        return self.name + (" (oracle)" if self.oracle else "")
+
+
+@dataclass
+class Table:
+    """One table. ``kind``: ``"ranked"``, ``"apart"`` (not ranked with the ranked table: ``reason`` says why),
+    ``"category"`` or ``"reported"``. ``title`` is its heading (None for a section's ranked table); ``caption``
+    and ``legend`` are sentences before and after it (plain text, ```code``` in backticks)."""
+
+    kind: str
+    columns: list
+    rows: list
+    caption: list
+    title: Optional[str] = None
+    reason: Optional[str] = None
+    legend: list = field(default_factory=list)
+    extra_columns: tuple = ("n clips", "seed")
+    protocol: Optional[str] = None  # protocol digest of its runs
+    category: Optional[str] = None
+    label: str = ""  # a stable identifier (LaTeX \label, HTML id)
+    lead_columns: tuple = ()  # columns before "method" (a reported table's "split")
+
+    @property
+    def marked(self) -> bool:
+        """Whether best / second are marked: in ranked and category tables, not in apart or reported ones."""
+        return self.kind in ("ranked", "category")
+
+
+@dataclass
+class Unranked:
+    """Runs listed apart without a table: ``(name, path, reasons)`` each, under ``title``."""
+
+    title: str
+    runs: list
+
+
+@dataclass
+class Section:
+    """A setting (dataset, config, split, track) or the reported numbers: tables, runs listed apart, notes."""
+
+    title: str
+    tables: list = field(default_factory=list)
+    unranked: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    intro: list = field(default_factory=list)  # sentences before the tables
+    key: Optional[tuple] = None  # (dataset, config, split, track); None for the reported section
+    reported: bool = False
+
+
+@dataclass
+class Leaderboard:
+    """Everything rendered: sections in order, files skipped ``(relative path, field and problem)``, and
+    ``empty`` (a sentence) when no results file matched."""
+
+    sections: list
+    skipped: list
+    empty: Optional[str] = None
 
 
 @dataclass
@@ -62,18 +229,23 @@ class Run:
         return str(self.results["method"]["name"])
 
 
-def render_markdown(root: Path, *, dataset: Optional[str] = None, split: Optional[str] = None,
-                    metrics: Optional[Iterable[str]] = None, include_reported: bool = False,
-                    config: Optional[str] = None) -> str:
-    """The leaderboard of every ``results.json`` under ``root`` as Markdown (see the module docstring).
+# ---- building the model from results files -----------------------------------------------------------------------
+
+
+def build_leaderboard(root: Path, *, dataset: Optional[str] = None, split: Optional[str] = None,
+                      metrics: Optional[Iterable[str]] = None, include_reported: bool = False,
+                      config: Optional[str] = None, by: Optional[str] = None) -> Leaderboard:
+    """The leaderboard of every ``results.json`` under ``root`` (see the module docstring).
 
     ``dataset``, ``split`` and ``config`` filter the runs by ``dataset.name``, ``dataset.split`` and
-    ``dataset.config`` (``"default"`` for files without one); ``metrics`` are the columns (default, per table: the
-    catalogue's default metrics that some run of the table recorded, scored or unavailable, so that runs made
-    before a metric joined the defaults do not grow empty columns), labelled, directed and rounded as :mod:`benchmark.metrics.catalog` says (a
-    metric it does not know: its name, 3 decimals, the direction its files record). Files that are not
-    valid results files are listed at the end as skipped, with the field that is wrong, not silently dropped.
+    ``dataset.config`` (``"default"`` for files without one); ``metrics`` are the columns (default, per section:
+    the catalogue's default metrics that some run of it recorded, scored or unavailable, so that runs made
+    before a metric joined the defaults do not grow empty columns); a metric the catalogue does not know is
+    labelled with its name, 3 decimals, the direction its files record. ``by="category"`` adds a table per
+    category. Files that are not valid results files are listed as skipped, with the field that is wrong.
     """
+    if by is not None and by not in BY:
+        raise UsageError(f"--by must be one of {', '.join(BY)}, got {by!r}")
     root = Path(root)
     metrics = None if metrics is None else tuple(metrics)
     runs, skipped = [], []
@@ -82,7 +254,8 @@ def render_markdown(root: Path, *, dataset: Optional[str] = None, split: Optiona
             results = load_results(path)
         except ResultsSchemaError as err:
             message = str(err)
-            skipped.append((path, message[len(f"{path}: "):] if message.startswith(f"{path}: ") else message))
+            skipped.append((_rel(path, root), message[len(f"{path}: "):] if message.startswith(f"{path}: ")
+                            else message))
             continue
         ds = results["dataset"]
         if dataset is not None and ds["name"] != dataset:
@@ -93,25 +266,19 @@ def render_markdown(root: Path, *, dataset: Optional[str] = None, split: Optiona
             continue
         runs.append(_check_run(path, results))
 
-    sections: dict[tuple[str, str, str, str], list[Run]] = {}
+    groups: dict[tuple[str, str, str, str], list[Run]] = {}
     for run in runs:
         ds = run.results["dataset"]
-        sections.setdefault((ds["name"], dataset_config(run.results), ds["split"], ds["track"]), []).append(run)
-
-    lines = ["# Leaderboard", ""]
-    if not sections:
+        groups.setdefault((ds["name"], dataset_config(run.results), ds["split"], ds["track"]), []).append(run)
+    sections = [_section(key, groups[key], metrics, root, by) for key in sorted(groups)]
+    empty = None
+    if not groups:
         filters = ", ".join(f"{k}={v}" for k, v in (("dataset", dataset), ("config", config), ("split", split))
                             if v is not None)
-        lines += [f"No results.json found under `{root}`" + (f" for {filters}" if filters else "") + ".", ""]
-    for key in sorted(sections):
-        lines += _render_section(key, sections[key], metrics, root)
+        empty = f"No results.json found under `{root}`" + (f" for {filters}" if filters else "") + "."
     if include_reported:
-        lines += _render_reported(split)
-    if skipped:
-        lines += ["Skipped files (not valid results files; fix or rescore them):", ""]
-        lines += [f"- `{_rel(path, root)}`: {err}" for path, err in skipped]
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+        sections.append(_reported_section(split))
+    return Leaderboard(sections=sections, skipped=skipped, empty=empty)
 
 
 def _check_run(path: Path, results: dict) -> Run:
@@ -132,28 +299,30 @@ def _check_run(path: Path, results: dict) -> Run:
 class _Notes:
     """Numbered footnotes of one section; the same text gets the same number."""
 
-    def __init__(self) -> None:
-        self.texts: list[str] = []
+    def __init__(self, texts: list) -> None:
+        self.texts = texts
 
-    def ref(self, text: str) -> str:
+    def ref(self, text: str) -> int:
         if text not in self.texts:
             self.texts.append(text)
-        return f"[{self.texts.index(text) + 1}]"
+        return self.texts.index(text) + 1
 
 
-def _columns(runs: list[Run]) -> tuple:
+def _default_columns(runs: list[Run]) -> tuple:
     """The default metrics some run recorded (a mean, a value or an unavailable reason), in catalogue order."""
     recorded = {m for r in runs for m in r.results.get("metrics", {})}
     return tuple(m for m in DEFAULT_METRICS if m in recorded) or DEFAULT_METRICS
 
 
-def _render_section(key, runs: list[Run], metrics, root) -> list[str]:
+def _section(key, runs: list[Run], metrics, root: Path, by: Optional[str]) -> Section:
     dataset, config, split, track = key
-    metrics = _columns(runs) if metrics is None else metrics
+    names = _default_columns(runs) if metrics is None else metrics
+    columns = [Column(m, catalog.entry(m).label, catalog.entry(m, _recorded_direction(m, runs)).higher_is_better)
+               for m in names]
     name = dataset if config == DEFAULT_CONFIG else f"{dataset} [{config}]"
-    lines = [f"## {name} / {split} / {track}", ""]
-    notes = _Notes()
-    unavailable = _unavailable_notes(runs, metrics)
+    section = Section(title=f"{name} / {split} / {track}", key=key)
+    notes = _Notes(section.notes)
+    unavailable = _unavailable_notes(runs, names)
     checked = [r for r in runs if not r.problems]
     groups: dict[tuple, list[Run]] = {}
     for run in checked:
@@ -161,51 +330,159 @@ def _render_section(key, runs: list[Run], metrics, root) -> list[str]:
     # the ranked group: most clips, then a verified dataset identity (schema 2), then most runs
     order = sorted(groups, key=lambda g: (-len(g[1]), not groups[g][0].results["dataset"].get("identity"),
                                           -len(groups[g]), sorted(g[1]), g[0]))
-    has_oracle = any(r.results["method"]["oracle"] for r in checked)
+    slug = re.sub(r"[^a-z0-9]+", "-", "-".join(key).lower()).strip("-")
     if order:
         ranked = groups[order[0]]
-        lines.append(_ranked_caption(ranked))
-        lines.append("")
-        lines += _table(ranked, metrics, notes, unavailable)
-        sort_metric = _sort_metric(metrics)
-        sort_text = f"sorted by {catalog.entry(sort_metric).label}, best first" if sort_metric else "unsorted"
-        lines.append(f"Cells: mean ± half-width of the 95% percentile-bootstrap interval over clips; {sort_text}; "
-                     "↑ higher is better, ↓ lower is better.")
-        if has_oracle:
-            lines.append("(oracle): sees ground truth that the task does not give; a reference point, not a method.")
-        lines.append("")
-        for group in order[1:]:
-            lines += _apart_group(groups[group], ranked, metrics, notes, unavailable)
+        table = _run_table("ranked", ranked, columns, notes, unavailable, root)
+        table.caption = [_ranked_sentence(ranked), _data_sentence(key, ranked)]
+        table.legend = _legend(columns, table.rows, marked=True)
+        table.label = f"{slug}-ranked"
+        section.tables.append(table)
+        for i, group in enumerate(order[1:], 1):
+            kinds, reason = _apart_reason(groups[group], ranked)
+            table = _run_table("apart", groups[group], columns, notes, unavailable, root)
+            table.title = f"Not ranked with the table above: {', '.join(kinds)}"
+            table.reason = f"{_sentence(reason)} Rows sorted among themselves only."
+            table.caption = [_data_sentence(key, groups[group])]
+            table.label = f"{slug}-apart-{i}"
+            section.tables.append(table)
+        if by == "category":
+            section.tables += _category_tables(key, ranked, columns, notes, unavailable, root, slug)
     else:
-        lines += ["No run of this section can be ranked: every one is listed below with the reason.", ""]
+        section.intro.append("No run of this section can be ranked: every one is listed below with the reason.")
     inconsistent = [r for r in runs if r.problems and r.clip_ids is not None]
     unchecked = [r for r in runs if r.problems and r.clip_ids is None]
     for title, group in ((f"Not ranked: {INCONSISTENT}", inconsistent),
                          (f"Not ranked: no usable {PER_CLIP_FILENAME}", unchecked)):
         if group:
-            lines += [f"### {title}", ""]
-            lines += [f"- {_escape(r.name)} (`{_rel(r.path, root)}`): {'; '.join(r.problems)}"
-                      for r in sorted(group, key=lambda r: (r.name, str(r.path)))]
-            lines.append("")
-    if notes.texts:
-        lines += [f"[{i}] {text}  " for i, text in enumerate(notes.texts, 1)]
-        lines.append("")
+            section.unranked.append(Unranked(title, [(r.name, _rel(r.path, root), list(r.problems))
+                                                     for r in sorted(group, key=lambda r: (r.name, str(r.path)))]))
+    return section
+
+
+def _run_table(kind: str, runs: list[Run], columns: list, notes: _Notes, unavailable: dict, root: Path,
+               category: Optional[str] = None) -> Table:
+    """A table of ``runs``: rows sorted (ablations grouped), cells filled, and marked unless ``kind`` is apart."""
+    rows = []
+    for run in runs:
+        method = run.results["method"]
+        registered = str(method.get("registered_as") or method["name"])
+        cells = {c.metric: _metric_cell(c.metric, run.results, notes, unavailable, category) for c in columns}
+        if category is None:
+            count = _count_cell(run)
+        else:
+            ns = [e.get("n") for e in run.results.get("per_category", {}).get(category, {}).values()]
+            count = str(max(ns)) if ns else "0"
+        rows.append(Row(name=run.name, cells=cells, oracle=bool(method["oracle"]),
+                        ablation_of=ABLATION_HEAD if registered.startswith(ABLATION_PREFIX) else None,
+                        n_clips=count, seed=_fmt_seed(run.results["seed"]), path=_rel(run.path, root)))
+    heads = {id(row) for row, run in zip(rows, runs)
+             if str(run.results["method"].get("registered_as") or run.name) == ABLATION_HEAD}
+    table = Table(kind=kind, columns=list(columns), rows=_order_rows(rows, columns, heads), caption=[],
+                  protocol=protocol_digest(runs[0].results), category=category)
+    if table.marked:
+        mark_best(table)
+    return table
+
+
+def _order_rows(rows: list, columns: list, head_ids: set) -> list:
+    """Best first by the sort column; the ablations follow their head row (or, without one, sit at their best)."""
+    sort_column = _sort_column(columns)
+
+    def key(row):
+        cell = row.cells.get(sort_column.metric) if sort_column else None
+        if cell is None or cell.mean is None:
+            return (1, 0.0, row.name)
+        return (0, cell.mean if sort_column.higher_is_better is False else -cell.mean, row.name)
+
+    ordered = sorted(rows, key=key)
+    family = [r for r in ordered if id(r) in head_ids or r.ablation_of]
+    if not any(r.ablation_of for r in family):
+        return ordered
+    heads = [r for r in family if id(r) in head_ids]
+    block = heads + [r for r in family if r.ablation_of]
+    anchor = heads[0] if heads else block[0]
+    out = []
+    for row in ordered:
+        if row is anchor:
+            out += block
+        elif row not in block:
+            out.append(row)
+    return out
+
+
+def mark_best(table: Table) -> None:
+    """Set each cell's ``mark``: :data:`BEST` / :data:`SECOND` per column, values compared as printed (see the
+    module docstring: ties all marked, oracle rows and non-comparable cells left out, two rows at least)."""
+    for column in table.columns:
+        if column.higher_is_better is None:
+            continue
+        taking_part = [(float(c.text), c) for r in table.rows if not r.oracle
+                       for c in [r.cells.get(column.metric)] if c is not None and c.comparable and _is_number(c.text)]
+        if len(taking_part) < 2:
+            continue
+        values = sorted({v for v, _ in taking_part}, reverse=column.higher_is_better)
+        for value, cell in taking_part:  # a second of two values would only be "the rest": not marked
+            cell.mark = BEST if value == values[0] else SECOND if len(values) > 2 and value == values[1] else 0
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _category_tables(key, ranked: list[Run], columns: list, notes: _Notes, unavailable: dict, root: Path,
+                     slug: str) -> list:
+    """One table per category of the ranked runs, over the per-clip columns (set metrics have no category value)."""
+    categories = sorted({c for run in ranked for c in run.results.get("per_category", {})})
+    per_clip_columns = [c for c in columns if not catalog.is_set_metric(c.metric)]
+    tables = []
+    for category in categories:
+        table = _run_table("category", ranked, per_clip_columns, notes, unavailable, root, category=category)
+        table.title = f"Category: {category}"
+        table.caption = [f"The ranked runs above on their clips of category {category} (`per_category` of their "
+                         "results; n clips: the clips of that category).", _data_sentence(key, ranked)]
+        table.label = f"{slug}-category-{re.sub(r'[^a-z0-9]+', '-', category.lower()).strip('-')}"
+        tables.append(table)
+    return tables
+
+
+def _ranked_sentence(ranked: list[Run]) -> str:
+    n = len(ranked[0].clip_ids)
+    return (f"Ranked: {len(ranked)} run{'s' if len(ranked) != 1 else ''} over the same {n} "
+            f"clip{'s' if n != 1 else ''} under one metric protocol.")
+
+
+def _data_sentence(key, runs: list[Run]) -> str:
+    """Dataset, config, split, track, dataset identity (short) and protocol digest of a group of runs."""
+    dataset, config, split, track = key
+    ds = runs[0].results["dataset"]
+    if ds.get("identity"):
+        data = f"dataset identity `{ds['identity'][:12]}`"
+    else:
+        data = (f"no verified dataset identity (schema-1 results; manifest `{str(ds.get('manifest_sha256'))[:12]}`)")
+    return (f"Dataset {dataset}, config {config}, split {split}, track {track}; {data}; "
+            f"protocol `{protocol_digest(runs[0].results)}`.")
+
+
+def _legend(columns: list, rows: list, marked: bool) -> list:
+    sort_column = _sort_column(columns)
+    sort_text = f"sorted by {sort_column.label}, best first" if sort_column else "unsorted"
+    lines = [f"Cells: mean ± half-width of the 95% percentile-bootstrap interval over clips; {sort_text}"
+             + ("; Exo2EgoSyn ablations follow exo2egosyn" if any(r.ablation_of for r in rows) else "")
+             + "; ↑ higher is better, ↓ lower is better."]
+    if marked:
+        lines.append("Bold: best, underlined: second in each column (values as printed; ties all marked; oracle "
+                     "rows not marked).")
+    if any(r.oracle for r in rows):
+        lines.append("(oracle): sees ground truth that the task does not give; a reference point, not a method.")
     return lines
 
 
-def _ranked_caption(ranked: list[Run]) -> str:
-    ds = ranked[0].results["dataset"]
-    n = len(ranked[0].clip_ids)
-    if ds.get("identity"):
-        data = f"dataset identity `{ds['identity'][:12]}…`"
-    else:
-        data = f"schema-1 results without a verified dataset identity; manifest `{str(ds.get('manifest_sha256'))[:12]}…`"
-    return (f"Ranked: {len(ranked)} run{'s' if len(ranked) != 1 else ''} over the same {n} clip{'s' if n != 1 else ''} "
-            f"({data}) under one metric protocol.")
-
-
-def _apart_group(group: list[Run], ranked: list[Run], metrics, notes: _Notes, unavailable: dict) -> list[str]:
-    """A group of runs comparable among themselves but not with the ranked table: heading, reason, table."""
+def _apart_reason(group: list[Run], ranked: list[Run]) -> tuple:
+    """``(kinds, reason)``: how a group comparable among itself differs from the ranked group."""
     ref, rep = ranked[0], group[0]
     kinds, details = [], []
     if rep.clip_ids != ref.clip_ids:
@@ -237,24 +514,8 @@ def _apart_group(group: list[Run], ranked: list[Run], metrics, notes: _Notes, un
         kinds.append("other protocol")
         shown = differences[:_MAX_LISTED] + ([f"and {len(differences) - _MAX_LISTED} more"]
                                              if len(differences) > _MAX_LISTED else [])
-        details.append("differs from the ranked runs in (theirs vs these) " + "; ".join(_escape(d) for d in shown))
-    lines = [f"### Not ranked with the table above: {', '.join(kinds)}", "",
-             f"{_sentence('; '.join(details))} Rows sorted among themselves only.", ""]
-    return lines + _table(group, metrics, notes, unavailable)
-
-
-def _table(runs: list[Run], metrics, notes: _Notes, unavailable: dict) -> list[str]:
-    sort_metric = _sort_metric(metrics)
-    header = ["method", *(catalog.heading(m, _recorded_direction(m, runs)) for m in metrics), "n clips", "seed"]
-    lines = [_row(header), _row(["---"] * len(header))]
-    for run in sorted(runs, key=lambda r: _sort_key(r.results, sort_metric)):
-        method = run.results["method"]
-        name = _escape(run.name) + (" (oracle)" if method["oracle"] else "")
-        cells = [name, *(_metric_cell(m, run.results, notes, unavailable) for m in metrics)]
-        cells += [_count_cell(run), _fmt_seed(run.results["seed"])]
-        lines.append(_row(cells))
-    lines.append("")
-    return lines
+        details.append("differs from the ranked runs in (theirs vs these) " + "; ".join(shown))
+    return kinds, "; ".join(details)
 
 
 def _unavailable_notes(runs: list[Run], metrics) -> dict:
@@ -276,26 +537,30 @@ def _unavailable_notes(runs: list[Run], metrics) -> dict:
     return out
 
 
-def _metric_cell(metric: str, results: dict, notes: _Notes, unavailable: dict) -> str:
+def _metric_cell(metric: str, results: dict, notes: _Notes, unavailable: dict, category: Optional[str]) -> Cell:
     entry = results["metrics"].get(metric)
     if entry is None:
-        return f"{NA} " + notes.ref(f"{metric} was not scored in this run.")
+        return Cell(notes=[notes.ref(f"{metric} was not scored in this run.")])
     if "unavailable" in entry:
-        return f"{NA} " + notes.ref(unavailable[metric])
-    mean = catalog.format_value(metric, entry["mean"])
+        return Cell(notes=[notes.ref(unavailable[metric])])
+    if category is not None:
+        entry = results.get("per_category", {}).get(category, {}).get(metric)
+        if entry is None:
+            return Cell(notes=[notes.ref(f"{metric}: no score in category {category}.")])
+    cell = Cell(text=catalog.format_value(metric, entry["mean"]), mean=float(entry["mean"]))
     if entry.get("ci95") is None:  # a set metric (FVD): one number over the clips, no interval
-        cell = mean
         if entry.get("warning"):
-            cell += " " + notes.ref(f"{results['method']['name']}: {metric}: {entry['warning']}")
+            cell.notes.append(notes.ref(f"{results['method']['name']}: {metric}: {entry['warning']}"))
     else:
-        low, high = entry["ci95"]
-        half = catalog.format_value(metric, (high - low) / 2)
-        cell = mean if half == NA or mean == NA else f"{mean} ± {half}"
+        cell.low, cell.high = (float(v) for v in entry["ci95"])
+        half = catalog.format_value(metric, cell.half)
+        cell.half_text = None if half == NA or cell.text == NA else half
     files = results["metric_settings"].get(metric, {})
     files = files.get("weight_files", []) if isinstance(files, dict) else []
     if any(f.get("matches_published") is False for f in files):
-        cell += " " + notes.ref(f"{results['method']['name']}: {metric} was computed with weights that do not match "
-                                "the published checksums; not comparable with other rows.")
+        cell.comparable = False
+        cell.notes.append(notes.ref(f"{results['method']['name']}: {metric} was computed with weights that do not "
+                                    "match the published checksums; not comparable with other rows."))
     return cell
 
 
@@ -315,17 +580,55 @@ def _fmt_seed(value) -> str:
     return str(value)
 
 
-def _sort_metric(metrics) -> Optional[str]:
-    return "psnr" if "psnr" in metrics else (metrics[0] if metrics else None)
+def _sort_column(columns: list) -> Optional[Column]:
+    for column in columns:
+        if column.metric == "psnr":
+            return column
+    return columns[0] if columns else None
 
 
-def _sort_key(results: dict, metric: Optional[str]):
-    name = str(results["method"]["name"])
-    entry = results["metrics"].get(metric) if metric else None
-    if not entry or "mean" not in entry:
-        return (1, 0.0, name)
-    higher = catalog.entry(metric, entry.get("higher_is_better")).higher_is_better
-    return (0, entry["mean"] if higher is False else -entry["mean"], name)
+def _recorded_direction(metric: str, runs: list[Run]) -> Optional[bool]:
+    """The direction the runs' files record for ``metric`` when they agree (None otherwise); only used for a
+    metric the catalogue does not know, whose direction is then the files' word."""
+    recorded = {(r.results["metrics"].get(metric) or {}).get("higher_is_better") for r in runs} - {None}
+    return recorded.pop() if len(recorded) == 1 else None
+
+
+def _reported_section(split: Optional[str]) -> Section:
+    section = Section(title=REPORTED_TITLE, reported=True, intro=[
+        "These numbers come from the papers named in each caption, under their own clip selection and metric "
+        "code; they were not produced by this benchmark and are not ranked, neither with any run scored here nor "
+        "among themselves (no best / second marks). Rows are in the order printed in the source."])
+    notes = _Notes(section.notes)
+    for source in reported_data.reported_sources():
+        rows = list(source.rows)
+        if split is not None and any(r.split == split for r in rows):
+            rows = [r for r in rows if r.split == split]
+        columns = [Column(m, catalog.entry(m).label, catalog.entry(m).higher_is_better) for m in source.metrics]
+        table_rows = []
+        for r in rows:
+            cells = {}
+            for m in source.metrics:
+                text = r.formatted(m)
+                cells[m] = (Cell(notes=[notes.ref("n/a: not given in our transcription of the source.")])
+                            if text is None else Cell(text=text, mean=r.value(m)))
+            row_notes = []
+            if r.note or r.setting != source.setting:
+                text = f"{r.method}: {r.note}" if r.note else r.method
+                if r.setting != source.setting:
+                    text += f" (setting: {r.setting.describe()})"
+                row_notes.append(notes.ref(text.rstrip(".") + "."))
+            table_rows.append(Row(name=r.method, cells=cells, notes=row_notes, reported=True, lead=(r.split,)))
+        section.tables.append(Table(
+            kind="reported", columns=columns, rows=table_rows, extra_columns=(), lead_columns=("split",),
+            title=f"Reported: {source.source}",
+            caption=[f"Numbers as printed by the authors, not reproduced here: {source.dataset}, split "
+                     f"{' / '.join(dict.fromkeys(r.split for r in rows))}"
+                     + (f" ({source.setting.splits})" if source.setting.splits else "")
+                     + f"; setting: {source.setting.describe()}; metric protocol: {source.metric_protocol}. "
+                     f"Transcribed from {source.transcribed_from}."],
+            label=re.sub(r"[^a-z0-9]+", "-", f"reported {source.path.stem}".lower())))
+    return section
 
 
 def _sentence(text: str) -> str:
@@ -337,45 +640,311 @@ def _listed(items: list) -> str:
     return shown + (", ..." if len(items) > _MAX_LISTED else "")
 
 
-def _render_reported(split: Optional[str]) -> list[str]:
-    rows = list(reported_data.REPORTED)
-    if split is not None and any(r.split == split for r in rows):
-        rows = [r for r in rows if r.split == split]
-    metrics = reported_data.METRICS
-    lines = [
-        "## Reported by their authors, not reproduced here",
-        "",
-        f"Source: {reported_data.SOURCE}. Setting: {reported_data.SETTING}. These numbers come from the paper, "
-        "under its own clip selection and metric code; they were not produced by this benchmark and are not "
-        "ranked with any run scored here. Rows are in the order printed in the source.",
-        "",
-    ]
-    header = ["split", "method", *(catalog.heading(m) for m in metrics), "source"]
-    lines += [_row(header), _row(["---"] * len(header))]
-    for r in rows:
-        values = [("—" if r.value(m) is None else catalog.format_value(m, r.value(m))) for m in metrics]
-        lines.append(_row([r.split, _escape(r.method), *values, r.source]))
-    lines.append("")
-    return lines
-
-
-def _recorded_direction(metric: str, runs: list[Run]) -> Optional[bool]:
-    """The direction the runs' files record for ``metric`` when they agree (None otherwise); only used for a
-    metric the catalogue does not know, whose direction is then the files' word."""
-    recorded = {(r.results["metrics"].get(metric) or {}).get("higher_is_better") for r in runs} - {None}
-    return recorded.pop() if len(recorded) == 1 else None
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _row(cells) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
 def _rel(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+# ---- renderers ----------------------------------------------------------------------------------------------------
+
+
+def render(root: Path, *, format: str = "md", standalone: bool = False, **options) -> str:
+    """:func:`build_leaderboard` with ``options``, printed as ``format`` (``md``, ``tex`` or ``html``).
+
+    ``standalone``: LaTeX as a whole compilable document (the default is the tables, to paste into a paper);
+    HTML is always a whole document."""
+    if format not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if standalone and format != "tex":
+        raise UsageError(f"--standalone applies to --format tex only (html is always a whole document), not {format}")
+    board = build_leaderboard(root, **options)
+    if format == "md":
+        return to_markdown(board)
+    if format == "tex":
+        return to_latex(board, standalone=standalone)
+    return to_html(board)
+
+
+def render_markdown(root: Path, **options) -> str:
+    """The leaderboard as Markdown (see :func:`build_leaderboard` for the options)."""
+    return to_markdown(build_leaderboard(root, **options))
+
+
+def _inline(text: str, code, plain) -> str:
+    """``text`` with its ```code``` spans passed to ``code`` and the rest to ``plain``."""
+    parts = text.split("`")
+    return "".join(code(p) if i % 2 else plain(p) for i, p in enumerate(parts))
+
+
+# -- Markdown
+
+
+def to_markdown(board: Leaderboard) -> str:
+    """The leaderboard as Markdown: ``##`` per section, ``###`` per further table, ``[n]`` notes per section."""
+    lines = ["# Leaderboard", ""]
+    if board.empty:
+        lines += [board.empty, ""]
+    for section in board.sections:
+        lines += [f"## {section.title}", ""]
+        for text in section.intro:
+            lines += [text, ""]
+        for table in section.tables:
+            if table.title:
+                lines += [f"### {table.title}", ""]
+            if table.reason:
+                lines += [_md_text(table.reason), ""]
+            lines += [" ".join(_md_text(s) for s in table.caption), ""]
+            lines += _md_table(table)
+            if table.legend:
+                lines += [_md_text(s) for s in table.legend] + [""]
+        for group in section.unranked:
+            lines += [f"### {group.title}", ""]
+            lines += [f"- {_md_escape(name)} (`{path}`): {'; '.join(problems)}" for name, path, problems in group.runs]
+            lines.append("")
+        if section.notes:
+            lines += [f"[{i}] {text}  " for i, text in enumerate(section.notes, 1)]
+            lines.append("")
+    if board.skipped:
+        lines += ["Skipped files (not valid results files; fix or rescore them):", ""]
+        lines += [f"- `{path}`: {err}" for path, err in board.skipped]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _md_table(table: Table) -> list:
+    header = [*table.lead_columns, "method", *(c.heading for c in table.columns), *table.extra_columns]
+    lines = [_md_row(header), _md_row(["---"] * len(header))]
+    for row in table.rows:
+        name = ("↳ " if row.ablation_of else "") + _md_escape(row.label) + "".join(f" [{n}]" for n in row.notes)
+        cells = [*map(_md_escape, row.lead), name, *(_md_cell(row.cells[c.metric]) for c in table.columns)]
+        if table.extra_columns:
+            cells += [row.n_clips or "", row.seed or ""]
+        lines.append(_md_row(cells))
+    lines.append("")
+    return lines
+
+
+def _md_cell(cell: Cell) -> str:
+    mean = {BEST: f"**{cell.text}**", SECOND: f"<ins>{cell.text}</ins>"}.get(cell.mark, cell.text)
+    text = mean if cell.half_text is None else f"{mean} ± {cell.half_text}"
+    return text + "".join(f" [{n}]" for n in cell.notes)
+
+
+def _md_text(text: str) -> str:
+    return text.replace("\n", " ")
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_row(cells) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+# -- LaTeX
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+_TEX_SYMBOLS = {"±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "…": r"\ldots{}", "—": "---", "–": "--",
+                "×": r"$\times$", "↳": r"$\hookrightarrow$"}
+TEX_PREAMBLE = (r"\usepackage[T1]{fontenc}", r"\usepackage[utf8]{inputenc}", r"\usepackage{booktabs}")
+
+
+def tex_escape(text: str) -> str:
+    """``text`` safe in LaTeX text mode: specials escaped, a few symbols (± ↑ ↓ …) as LaTeX commands."""
+    return "".join(_TEX_SPECIAL.get(ch) or _TEX_SYMBOLS.get(ch) or ch for ch in str(text))
+
+
+def _tex_text(text: str) -> str:
+    return _inline(text, lambda c: r"\texttt{" + tex_escape(c) + "}", tex_escape)
+
+
+def to_latex(board: Leaderboard, *, standalone: bool = False) -> str:
+    """The leaderboard as LaTeX: one ``table`` float per table, booktabs rules, ``\\caption`` and ``\\label``;
+    cells ``mean{\\scriptsize$\\pm$h}``; notes under each table. Runs listed apart without a table and skipped
+    files become comments. ``standalone``: wrapped in a compilable ``article`` document."""
+    lines = ["% Leaderboard tables from results files (python -m benchmark leaderboard --format tex).",
+             "% Needs " + " ".join(p for p in TEX_PREAMBLE if "booktabs" in p) + " in the preamble.", ""]
+    if board.empty:
+        lines += [f"% {board.empty}", ""]
+    for section in board.sections:
+        lines += [f"% ---- {section.title}", ""]
+        lines += [f"% {text}" for text in section.intro]
+        for i, table in enumerate(section.tables, 1):
+            lines += _tex_table(table, section)
+            if standalone and i % 6 == 0:  # with no text between them, floats pile up: LaTeX holds 18 at most
+                lines += [r"\clearpage", ""]
+        for group in section.unranked:
+            lines.append(f"% {group.title}:")
+            lines += [f"%   {name} ({path}): {'; '.join(problems)}".replace("\n", " ")
+                      for name, path, problems in group.runs]
+        if standalone:
+            lines.append(r"\clearpage")
+        lines.append("")
+    if board.skipped:
+        lines.append("% Skipped files (not valid results files; fix or rescore them):")
+        lines += [f"%   {path}: {err}".replace("\n", " ") for path, err in board.skipped]
+    text = "\n".join(lines).rstrip() + "\n"
+    if standalone:
+        text = "\n".join([r"\documentclass{article}", *TEX_PREAMBLE, r"\begin{document}", "", text,
+                          r"\end{document}", ""])
+    return text
+
+
+def _tex_table(table: Table, section: Section) -> list:
+    extra = list(table.extra_columns)
+    spec = "l" * (len(table.lead_columns) + 1) + "c" * len(table.columns) + "r" * len(extra)
+    caption = []
+    if table.title:
+        caption.append(_sentence(table.title))
+    if table.reason:
+        caption.append(table.reason)
+    caption += table.caption + table.legend
+    if section.key is not None:
+        caption.insert(0, f"{section.title}.")
+    lines = [r"\begin{table}[htbp]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
+             r"\caption{" + " ".join(_tex_text(s) for s in caption) + "}",
+             r"\label{tab:" + table.label + "}",
+             r"\begin{tabular}{" + spec + "}", r"\toprule",
+             " & ".join([*(tex_escape(c.capitalize()) for c in table.lead_columns), "Method",
+                         *(tex_escape(c.heading) for c in table.columns), *(tex_escape(e) for e in extra)])
+             + r" \\", r"\midrule"]
+    for row in table.rows:
+        name = (r"\quad " if row.ablation_of else "") + tex_escape(row.label)
+        name += "".join(r"\textsuperscript{" + str(n) + "}" for n in row.notes)
+        cells = [*map(tex_escape, row.lead), name, *(_tex_cell(row.cells[c.metric]) for c in table.columns)]
+        if extra:
+            cells += [tex_escape(row.n_clips or ""), tex_escape(row.seed or "")]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    used = sorted({n for row in table.rows for n in row.notes + [m for c in row.cells.values() for m in c.notes]})
+    if used:
+        lines.append(r"\par\smallskip\footnotesize")
+        lines += [r"\textsuperscript{" + str(n) + "}" + _tex_text(section.notes[n - 1]) + r"\par" for n in used]
+    lines += [r"\end{table}", ""]
+    return lines
+
+
+def _tex_cell(cell: Cell) -> str:
+    mean = tex_escape(cell.text)
+    mean = {BEST: r"\textbf{" + mean + "}", SECOND: r"\underline{" + mean + "}"}.get(cell.mark, mean)
+    if cell.half_text is not None:
+        mean += r"{\scriptsize$\pm$" + tex_escape(cell.half_text) + "}"
+    return mean + "".join(r"\textsuperscript{" + str(n) + "}" for n in cell.notes)
+
+
+# -- HTML
+
+_HTML_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table.leaderboard { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+table.leaderboard caption { caption-side: top; text-align: left; max-width: 60em; padding-bottom: 0.4em; }
+table.leaderboard th, table.leaderboard td { padding: 0.2em 0.7em; text-align: right; white-space: nowrap; }
+table.leaderboard th[scope=row], table.leaderboard thead th:first-child { text-align: left; }
+table.leaderboard thead th { border-top: 2px solid #222; border-bottom: 1px solid #222; }
+table.leaderboard tbody tr:last-child > * { border-bottom: 2px solid #222; }
+table.leaderboard tr.ablation th[scope=row] { padding-left: 1.8em; }
+table.leaderboard .interval { color: #555; font-size: 0.85em; }
+p.notes, ul.unranked { font-size: 0.9em; }
+""".strip()
+
+
+def to_html(board: Leaderboard) -> str:
+    """The leaderboard as a standalone HTML document (one ``<section>`` per section, :func:`html_table` each)."""
+    body = ["<h1>Leaderboard</h1>"]
+    if board.empty:
+        body.append(f"<p>{_html_text(board.empty)}</p>")
+    for section in board.sections:
+        kind = "reported" if section.reported else "reproduced"
+        body.append(f'<section class="{kind}">')
+        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        body += [f"<p>{_html_text(t)}</p>" for t in section.intro]
+        for table in section.tables:
+            body.append(html_table(table, _section_prefix(section)))
+            body += [f'<p class="legend">{_html_text(t)}</p>' for t in table.legend]
+        for group in section.unranked:
+            body.append(f"<h3>{html.escape(group.title)}</h3>")
+            body.append('<ul class="unranked">' + "".join(
+                f"<li>{html.escape(name)} (<code>{html.escape(path)}</code>): {html.escape('; '.join(problems))}</li>"
+                for name, path, problems in group.runs) + "</ul>")
+        if section.notes:
+            body.append('<p class="notes">' + "<br>\n".join(
+                f'<span id="{_section_prefix(section)}note-{i}">[{i}] {_html_text(t)}</span>'
+                for i, t in enumerate(section.notes, 1)) + "</p>")
+        body.append("</section>")
+    if board.skipped:
+        body.append("<h2>Skipped files</h2><p>Not valid results files; fix or rescore them.</p>")
+        body.append('<ul class="skipped">' + "".join(
+            f"<li><code>{html.escape(path)}</code>: {html.escape(err)}</li>" for path, err in board.skipped) + "</ul>")
+    return "\n".join(['<!DOCTYPE html>', '<html lang="en">', "<head>", '<meta charset="utf-8">',
+                      "<title>Leaderboard</title>", f"<style>\n{_HTML_STYLE}\n</style>", "</head>", "<body>",
+                      *body, "</body>", "</html>", ""])
+
+
+def html_table(table: Table, notes_prefix: str = "") -> str:
+    """One table as an HTML ``<table>`` fragment: ``<caption>`` (title, reason, caption); a ``<th>`` per column with ``data-metric`` and
+    ``data-higher-is-better``; a ``<td>`` per cell with ``data-value`` (the mean; empty for n/a), ``data-low`` /
+    ``data-high`` (the interval) and ``class="best"`` / ``"second"``; rows with ``data-method``, ``data-path``
+    and ``class="ablation"`` / ``"oracle"`` / ``"reported"``; notes as ``<sup>[n]</sup>`` linking to
+    ``#{notes_prefix}note-n``. Enough for a page to sort and annotate without re-reading results files."""
+    kind = {"ranked": "ranked", "apart": "not-ranked", "category": "ranked category", "reported": "reported"}
+    attrs = f' id="{html.escape(table.label)}"' if table.label else ""
+    if table.protocol:
+        attrs += f' data-protocol="{table.protocol}"'
+    caption = ([_sentence(table.title)] if table.title else []) + ([table.reason] if table.reason else [])
+    caption += table.caption
+    out = [f'<table class="leaderboard {kind[table.kind]}"{attrs}>',
+           f"<caption>{' '.join(_html_text(s) for s in caption)}</caption>", "<thead><tr>",
+           *(f'<th scope="col" data-column="{html.escape(c)}">{html.escape(c)}</th>' for c in table.lead_columns),
+           '<th scope="col">method</th>']
+    for c in table.columns:
+        direction = {True: "true", False: "false"}.get(c.higher_is_better, "")
+        out.append(f'<th scope="col" data-metric="{html.escape(c.metric)}" data-higher-is-better="{direction}">'
+                   f"{html.escape(c.heading)}</th>")
+    out += [f'<th scope="col">{html.escape(e)}</th>' for e in table.extra_columns]
+    out.append("</tr></thead>")
+    out.append("<tbody>")
+    for row in table.rows:
+        classes = " ".join(k for k, on in (("ablation", row.ablation_of), ("oracle", row.oracle),
+                                           ("reported", row.reported)) if on)
+        row_attrs = f' data-method="{html.escape(row.name)}"'
+        row_attrs += f' class="{classes}"' if classes else ""
+        row_attrs += f' data-path="{html.escape(row.path)}"' if row.path else ""
+        name = ("↳ " if row.ablation_of else "") + html.escape(row.label) + _html_notes(row.notes, notes_prefix)
+        cells = [f"<tr{row_attrs}>", *(f"<td>{html.escape(v)}</td>" for v in row.lead), f'<th scope="row">{name}</th>']
+        cells += [_html_cell(row.cells[c.metric], notes_prefix) for c in table.columns]
+        if table.extra_columns:
+            cells += [f"<td>{html.escape(row.n_clips or '')}</td>", f"<td>{html.escape(row.seed or '')}</td>"]
+        cells.append("</tr>")
+        out.append("".join(cells))
+    out += ["</tbody>", "</table>"]
+    return "\n".join(out)
+
+
+def _html_cell(cell: Cell, notes_prefix: str) -> str:
+    attrs = f' data-value="{cell.mean!r}"' if cell.mean is not None else ' data-value=""'
+    if cell.low is not None and cell.high is not None:
+        attrs += f' data-low="{cell.low!r}" data-high="{cell.high!r}"'
+    if cell.mark:
+        attrs += f' class="{"best" if cell.best else "second"}"'
+    mean = html.escape(cell.text)
+    mean = {BEST: f"<strong>{mean}</strong>", SECOND: f"<u>{mean}</u>"}.get(cell.mark, mean)
+    if cell.half_text is not None:
+        mean += f' <span class="interval">± {html.escape(cell.half_text)}</span>'
+    return f"<td{attrs}>{mean}{_html_notes(cell.notes, notes_prefix)}</td>"
+
+
+def _html_notes(numbers: list, prefix: str) -> str:
+    return "".join(f'<sup><a href="#{prefix}note-{n}">[{n}]</a></sup>' for n in numbers)
+
+
+def _section_prefix(section: Section) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", section.title.lower()).strip("-") + "-"
+
+
+def _html_text(text: str) -> str:
+    return _inline(text, lambda c: f"<code>{html.escape(c)}</code>", html.escape)

@@ -49,7 +49,7 @@ def drawn(runs_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("figures")
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        status = main(["figures", "--root", str(runs_root), "--out", str(out)])
+        status = main(["figures", "--root", str(runs_root), "--out", str(out), "--which", "qualitative"])
     return status, stdout.getvalue(), out
 
 

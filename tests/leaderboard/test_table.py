@@ -1,7 +1,9 @@
 """The Markdown leaderboard, rendered from real run folders (runner on the tiny dataset) and hand-edited copies.
 
 It ranks together only valid, self-consistent runs over the same clips under one protocol; everything else
-is shown apart with the reason, and a broken file never stops the table.
+is shown apart with the reason, and a broken file never stops the table. Best / second marks, ablation rows,
+per-category tables and the reported numbers' data files are specified here too; the LaTeX and HTML renderers
+of the same model in test_table_formats.py.
 """
 
 import json
@@ -13,7 +15,8 @@ import pytest
 
 from benchmark.metrics import summarize
 from benchmark.results import build_results, write_csv_atomic, write_json_atomic
-from leaderboard.reported import REPORTED, SOURCE
+from leaderboard.protocol import protocol_digest
+from leaderboard.reported import ReportedDataError, load_source, reported_rows, reported_sources
 from leaderboard.table import render_markdown
 
 SECTION = "## synth / test / exo-only"
@@ -90,7 +93,10 @@ def test_complete_runs_are_ranked_best_psnr_first_with_mean_plus_minus_half_inte
     text = render_markdown(complete_runs)
     # columns: the default metrics these runs recorded (they scored psnr and ssim only)
     assert "| method | PSNR ↑ | SSIM ↑ | n clips | seed |" in text
-    assert "Ranked: 2 runs over the same 3 clips (dataset identity `" in text
+    results = json.loads((complete_runs / "synth/test/exo-copy/results.json").read_text())
+    assert (f"Ranked: 2 runs over the same 3 clips under one metric protocol. Dataset synth, config default, split "
+            f"test, track exo-only; dataset identity `{results['dataset']['identity'][:12]}`; protocol "
+            f"`{protocol_digest(results)}`.") in text
     rows = table_rows(text, SECTION)
     assert [r[0] for r in rows] == ["reproject (oracle)", "exo-copy"]
     for row, run in zip(rows, ("reproject", "exo-copy")):
@@ -98,7 +104,7 @@ def test_complete_runs_are_ranked_best_psnr_first_with_mean_plus_minus_half_inte
         psnr, ssim = results["metrics"]["psnr"], results["metrics"]["ssim"]
         assert row[1] == f"{psnr['mean']:.2f} ± {(psnr['ci95'][1] - psnr['ci95'][0]) / 2:.2f}"
         assert row[2] == f"{ssim['mean']:.3f} ± {(ssim['ci95'][1] - ssim['ci95'][0]) / 2:.3f}"
-        assert row[3:] == ["3", "0"]
+        assert row[3:] == ["3", "0"]  # one non-oracle row: nothing to mark
     assert "(oracle): sees ground truth" in text and "Not ranked" not in text
     named = render_markdown(complete_runs, metrics=("psnr", "ssim", "lpips"))  # a column asked for is shown
     assert "| method | PSNR ↑ | SSIM ↑ | LPIPS ↓ | n clips | seed |" in named
@@ -206,16 +212,20 @@ def test_runs_without_a_per_clip_csv_or_without_a_verified_identity_are_not_rank
 
 
 def write_run(root, name, *, psnr, lpips_reason=None, oracle=False, dataset="synth", split="test",
-              track="exo-only", seed=0):
-    """A run folder whose results are summarize() of the given per-clip PSNR scores (SSIM and LPIPS too)."""
-    per_clip = pd.DataFrame({"clip_id": [f"c{i}" for i in range(len(psnr))], "category": "x", "psnr": psnr,
-                             "ssim": [0.5 + 0.01 * i for i in range(len(psnr))]})
+              track="exo-only", seed=0, lpips=None, categories=None, registered_as=None):
+    """A run folder whose results are summarize() of the given per-clip PSNR scores (SSIM and LPIPS too: LPIPS
+    ``lpips`` per clip, default 0.3; ``categories`` per clip, default all "x")."""
+    per_clip = pd.DataFrame({"clip_id": [f"c{i}" for i in range(len(psnr))], "category": categories or "x",
+                             "psnr": psnr, "ssim": [0.5 + 0.01 * i for i in range(len(psnr))]})
     unavailable = {"lpips": lpips_reason} if lpips_reason else {}
     if not lpips_reason:
-        per_clip["lpips"] = 0.3
+        per_clip["lpips"] = 0.3 if lpips is None else lpips
     summary = summarize(per_clip, ["psnr", "ssim", "lpips"], n_boot=200, seed=seed, unavailable=unavailable)
+    method = {"name": name, "config": {}, "checkpoint_sha256": None, "oracle": oracle}
+    if registered_as:
+        method["registered_as"] = registered_as
     results = build_results(
-        method={"name": name, "config": {}, "checkpoint_sha256": None, "oracle": oracle},
+        method=method,
         dataset={"name": dataset, "split": split, "track": track, "identity": "0" * 64, "manifest_sha256": "1" * 64,
                  "n_clips": len(psnr)},
         metrics_summary=summary["metrics"], per_category=summary["per_category"], bootstrap=summary["bootstrap"],
@@ -256,19 +266,114 @@ def test_runs_are_sorted_by_psnr_and_oracle_runs_are_marked(tmp_path):
     write_run(tmp_path, "better", psnr=[15.0, 16.0])
     text = render_markdown(tmp_path)
     assert ranked_names(text) == ["gt-copy (oracle)", "better", "exo-copy"]
-    assert table_rows(text, SECTION)[2][3] == "0.300 ± 0.000"
+    assert table_rows(text, SECTION)[2][3] == "**0.300** ± 0.000"  # tied with "better": both best
 
 
-def test_reported_numbers_only_on_request_and_in_their_own_labelled_table(tmp_path):
+def test_best_is_bold_and_second_underlined_per_column_with_ties_and_lower_is_better(tmp_path):
+    # PSNR (higher is better): a 25.5 > b 24.5 = c 24.5 > d 20.5; LPIPS (lower is better): d 0.1 < c 0.2 < a = b 0.4
+    write_run(tmp_path, "gt", psnr=[60.0, 61.0], lpips=[0.0, 0.0], oracle=True)  # best everywhere, never marked
+    write_run(tmp_path, "a", psnr=[25.0, 26.0], lpips=[0.4, 0.4])
+    write_run(tmp_path, "b", psnr=[24.0, 25.0], lpips=[0.4, 0.4])
+    write_run(tmp_path, "c", psnr=[24.0, 25.0], lpips=[0.2, 0.2])
+    write_run(tmp_path, "d", psnr=[20.0, 21.0], lpips=[0.1, 0.1])
+    rows = {r[0]: r for r in table_rows(render_markdown(tmp_path), SECTION)}
+    assert [rows[n][1].split(" ± ")[0] for n in ("gt (oracle)", "a", "b", "c", "d")] == [
+        "60.50", "**25.50**", "<ins>24.50</ins>", "<ins>24.50</ins>", "20.50"]
+    assert [rows[n][3].split(" ± ")[0] for n in ("gt (oracle)", "a", "b", "c", "d")] == [
+        "0.000", "0.400", "0.400", "<ins>0.200</ins>", "**0.100**"]
+    # SSIM is the same for every run (0.505): all tied for best, and no second
+    assert {rows[n][2] for n in "abcd"} == {"**0.505** ± 0.005"}
+
+
+def test_exo2egosyn_ablations_are_grouped_under_it(tmp_path):
+    write_run(tmp_path, "exo2egosyn", psnr=[14.0, 15.0], registered_as="exo2egosyn")
+    write_run(tmp_path, "exo2egosyn-no-align", psnr=[12.0, 13.0], registered_as="exo2egosyn-no-align")
+    write_run(tmp_path, "exo2egosyn-no-poseinj", psnr=[16.0, 17.0], registered_as="exo2egosyn-no-poseinj")
+    write_run(tmp_path, "my-no-multi", psnr=[13.0, 14.0], registered_as="exo2egosyn-no-multiexocon")  # by registry
+    write_run(tmp_path, "exo-copy", psnr=[11.0, 12.0])
+    write_run(tmp_path, "other", psnr=[15.0, 16.0])
+    text = render_markdown(tmp_path)
+    assert ranked_names(text) == ["other", "exo2egosyn", "↳ exo2egosyn-no-poseinj", "↳ my-no-multi",
+                                  "↳ exo2egosyn-no-align", "exo-copy"]
+    assert table_rows(text, SECTION)[2][1].startswith("**16.50**")  # marks ignore the grouping
+    assert "Exo2EgoSyn ablations follow exo2egosyn" in text
+
+
+def test_by_category_adds_one_table_per_category_with_the_per_category_numbers(tmp_path):
+    categories = ["cook", "cook", "bike"]
+    write_run(tmp_path, "a", psnr=[20.0, 22.0, 30.0], lpips=[0.2, 0.2, 0.5], categories=categories)
+    write_run(tmp_path, "b", psnr=[21.0, 23.0, 25.0], lpips=[0.1, 0.3, 0.4], categories=categories)
+    assert "### Category" not in render_markdown(tmp_path)
+    text = render_markdown(tmp_path, by="category")
+    assert text.index("### Category: bike") < text.index("### Category: cook")
+    for category in ("bike", "cook"):
+        rows = {r[0]: r for r in table_rows(text, f"### Category: {category}")}
+        for name in ("a", "b"):
+            results = json.loads((tmp_path / "synth/test" / name / "results.json").read_text())
+            for col, metric in ((1, "psnr"), (3, "lpips")):
+                entry = results["per_category"][category][metric]
+                shown = rows[name][col].replace("**", "").replace("<ins>", "").replace("</ins>", "")
+                half = (entry["ci95"][1] - entry["ci95"][0]) / 2
+                decimals = 2 if metric == "psnr" else 3
+                assert shown == f"{entry['mean']:.{decimals}f} ± {half:.{decimals}f}"
+            assert rows[name][4] == str(categories.count(category))
+    bike = {r[0]: r for r in table_rows(text, "### Category: bike")}
+    assert bike["a"][1].startswith("**30.00**") and bike["b"][3].startswith("**0.400**")  # per category, not overall
+    assert re.fullmatch(r"[\d.]+ ± [\d.]+", bike["b"][1])  # of two values the other is not "second": no mark
+    assert "category bike" in text.split("### Category: bike", 1)[1].split("|", 1)[0]
+
+
+def test_reported_numbers_only_on_request_in_their_own_labelled_tables_never_ranked(tmp_path):
     write_run(tmp_path, "exo-copy", psnr=[11.0, 12.0])
     assert "Ego-Forge" not in render_markdown(tmp_path)
     text = render_markdown(tmp_path, include_reported=True)
     ranked, reported = text.split("## Reported by their authors, not reproduced here")
     assert "Ego-Forge" not in ranked and "EgoX" not in ranked
-    assert SOURCE in reported
+    for source in reported_sources():
+        heading = f"### Reported: {source.source}"
+        block = reported.split(heading, 1)[1].split("\n### ", 1)[0]
+        assert "not reproduced here" in block and source.setting.describe() in block
+        rows = table_rows(reported, heading)
+        assert [(r[0], re.sub(r" \[\d\]$", "", r[1])) for r in rows] == [(r.split, r.method) for r in source.rows]
+        for row, result in zip(rows, source.rows):
+            assert [None if c.startswith("n/a [") else c for c in row[2:]] == [result.formatted(m)
+                                                                              for m in source.metrics]
+    assert "**" not in reported and "<ins>" not in reported  # not ranked, not even among themselves
     assert "| seen | Ego-Forge | 16.37 | 0.557 | 0.492 | 0.893 | 170.18 |" in reported
-    assert "| unseen | Exo2Ego-V | 12.93 | 0.430 | 0.594 | 0.677 | 1123.90 |" in reported
-    assert len([line for line in reported.splitlines() if line.startswith("| ") and "seen |" in line]) == len(REPORTED)
+    assert "| unseen | Exo2Ego-V | 12.93 | 0.430 | 0.594 | 0.677 | 1123.90 |" in reported  # printed digits kept
+    assert "| unseen | Exo2Ego-V [3] | 12.70 | 1283 |" in reported  # and none added
+    assert sum(1 for line in reported.splitlines() if re.match(r"\| (un)?seen \|", line)) == len(reported_rows())
+
+
+def test_reported_data_files_state_their_source_and_setting():
+    forge, egox = (next(s for s in reported_sources() if s.path.stem == stem) for stem in ("ego_forge_table1",
+                                                                                          "egox_paper"))
+    assert forge.source == "Ego-Forge (Mahdi et al., 2026), Table 1" and forge.dataset == "Ego-Exo4D"
+    assert (forge.setting.frames, forge.setting.ego_resolution, forge.setting.exo_resolution) == (25, "448x448",
+                                                                                                  "448x768")
+    assert forge.setting.exo_views is None  # not stated in our source: not guessed
+    assert forge.metrics == ("psnr", "ssim", "lpips", "clip_i", "fvd") and forge.splits == ("seen", "unseen")
+    assert (egox.setting.exo_views, egox.setting.frames) == (1, 49)
+    [exo2ego_v] = [r for r in egox.rows if r.method == "Exo2Ego-V" and r.split == "unseen"]
+    assert exo2ego_v.printed_value("fvd") == "1283" and exo2ego_v.value("psnr") == 12.70
+    assert exo2ego_v.setting.exo_views is None and exo2ego_v.setting.frames == 49  # a row's override
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda d: d["rows"][0]["values"].update(psnr=14.41), "rows[0].values.psnr"),  # a float loses printed digits
+    (lambda d: d["rows"][1]["values"].pop("ssim"), "rows[1].values"),
+    (lambda d: d["setting"].update(frames="25"), "setting.frames"),
+    (lambda d: d.update(metrics=["psnr", "nope"]), "metrics"),
+    (lambda d: d.pop("source"), "'source'"),
+])
+def test_a_malformed_reported_data_file_names_the_file_and_the_field(tmp_path, edit, field):
+    data = json.loads(reported_sources()[0].path.read_text())
+    edit(data)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ReportedDataError) as info:
+        load_source(path)
+    assert str(info.value).startswith(f"{path}: ") and field in str(info.value)
 
 
 def test_files_of_another_schema_version_are_listed_as_skipped(tmp_path):
