@@ -228,26 +228,22 @@ def side_scores(runs: list, metric: str) -> pd.Series:
     return pd.concat(columns, axis=1, join="inner").mean(axis=1)
 
 
-def _split_identity(results: dict):
-    ds = results["dataset"]
-    return ds.get("split_identity") or ds.get("manifest_sha256")
-
-
 def protocol_problems(runs: list, metrics) -> list[str]:
-    """Why these runs cannot be paired (empty when they can): see "Same protocol" in the module docstring."""
+    """Why these runs cannot be paired (empty when they can): see "Same protocol" in the module docstring.
+
+    The one definition of leaderboard.protocol, at the scope of the split (two runs over different clips of the
+    same split can be paired on the clips they share), without the bootstrap settings (this command resamples
+    itself) and without the settings of metrics not compared.
+    """
     from leaderboard.protocol import protocol_differences
 
     first = runs[0]
     others = {m for run in runs for m in run.results.get("metric_settings", {}) if m in METRICS} - set(metrics)
-    ignore = ("dataset.identity", "bootstrap", *(f"metric_settings.{m}" for m in sorted(others)))
+    ignore = ("bootstrap", *(f"metric_settings.{m}" for m in sorted(others)))
     problems = []
     for run in runs[1:]:
-        lines = []
-        if dataset_config(first.results) == dataset_config(run.results) and \
-                _split_identity(first.results) != _split_identity(run.results):
-            lines.append(f"dataset content: split identity {_split_identity(first.results)} vs "
-                         f"{_split_identity(run.results)}")
-        lines += protocol_differences(first.results, run.results, ignore=ignore)
+        lines = protocol_differences(first.results, run.results, ignore=ignore, scope="split")
+        lines = [line.replace("dataset.split_identity", "dataset content: split identity", 1) for line in lines]
         if lines:
             problems.append(f"{first.path} vs {run.path}: {'; '.join(lines)}")
     return problems
