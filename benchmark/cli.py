@@ -386,6 +386,10 @@ def cmd_data_push(args) -> int:
 def cmd_leaderboard(args) -> int:
     from leaderboard.table import render
 
+    if args.format == "page":
+        return _leaderboard_page(args)
+    if args.data_root is not None:
+        raise UsageError("--data-root applies to --format page only (the frame strips' ground truth)")
     text = render(Path(args.root), format=args.format, standalone=args.standalone, dataset=args.dataset,
                   split=args.split, include_reported=args.reported, config=args.config, by=args.by)
     if args.out:
@@ -393,6 +397,21 @@ def cmd_leaderboard(args) -> int:
         print(f"wrote {args.out}")
     else:
         print(text)
+    return 0
+
+
+def _leaderboard_page(args) -> int:
+    from leaderboard.page import write_page
+
+    if args.standalone:
+        raise UsageError("--standalone applies to --format tex only, not page")
+    if not args.out:
+        raise UsageError("--format page writes a folder (index.html, runs/): give it with --out DIR")
+    built = write_page(Path(args.root), Path(args.out), data_root=args.data_root, dataset=args.dataset,
+                       split=args.split, include_reported=args.reported, config=args.config, by=args.by)
+    for warning in built.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"wrote {built.index} and {len(built.runs)} run page(s) under {Path(args.out) / 'runs'}")
     return 0
 
 
@@ -686,13 +705,19 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--config", default=None,
                     help="only runs on this dataset config (default: every config, each in its own section)")
     lb.add_argument("--reported", action="store_true", help="also show numbers reported by other papers")
-    lb.add_argument("--format", choices=("md", "tex", "html"), default="md",
-                    help="md: Markdown (default); tex: LaTeX tables (booktabs); html: a standalone HTML document")
+    lb.add_argument("--format", choices=("md", "tex", "html", "page"), default="md",
+                    help="md: Markdown (default); tex: LaTeX tables (booktabs); html: a standalone HTML document; "
+                         "page: a static site in the folder --out (index.html with sortable tables, a page per "
+                         "run with its per-clip scores and frame strips; relative links, no external files)")
     lb.add_argument("--by", choices=("category",), default=None,
                     help="category: also one table per category of the ranked runs")
     lb.add_argument("--standalone", action="store_true",
                     help="with --format tex: a whole compilable LaTeX document instead of the tables alone")
-    lb.add_argument("--out", default=None, help="write the tables to this file (default: print them)")
+    lb.add_argument("--out", default=None,
+                    help="write the tables to this file (default: print them); with --format page: the folder")
+    lb.add_argument("--data-root", default=None, metavar="DIR",
+                    help="with --format page: the dataset folder of the runs, for the frame strips' ground truth "
+                         "(default: where the runs' results say)")
     lb.set_defaults(func=cmd_leaderboard)
 
     # the figure names are written out: importing leaderboard.figures here would cost every command pandas' import

@@ -1,10 +1,13 @@
 """Leaderboard tables from the ``results.json`` and ``per_clip.csv`` files of scored runs (and nothing else), as
 Markdown, LaTeX or HTML.
 
-One model, three renderers: :func:`build_leaderboard` reads the files once into a :class:`Leaderboard`
-(sections of :class:`Table` objects made of :class:`Row` and :class:`Cell` objects: mean, interval, best /
-second flags, notes); :func:`to_markdown`, :func:`to_latex` and :func:`to_html` print it. Whoever builds another
-view (an interactive page) starts from the same model, e.g. :func:`html_table` for one table.
+One model, three renderers: :func:`build_leaderboard` (this module) reads the files once into a
+:class:`~leaderboard.model.Leaderboard` (:mod:`leaderboard.model`: sections of tables made of rows and cells:
+mean, interval, best / second flags, notes); :func:`~leaderboard.render_md.to_markdown`,
+:func:`~leaderboard.render_tex.to_latex` and :func:`~leaderboard.render_html.to_html` print it (each
+re-exported here, like :func:`render` and :func:`render_markdown`, the entry points). Other views start from the
+same model: :mod:`leaderboard.page` (the static leaderboard site) uses
+:func:`~leaderboard.render_html.html_table` for each table.
 
 **Sections and tables.** One section per (dataset, config, split, track): runs on different configs of a
 dataset (``dataset.config``, ``"default"`` when a file has none), splits or tracks are never ranked together.
@@ -63,10 +66,9 @@ Example::
 
 from __future__ import annotations
 
-import html
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -76,7 +78,17 @@ from benchmark.metrics.catalog import DEFAULT_METRICS, NA
 from benchmark.results import (DEFAULT_CONFIG, PER_CLIP_FILENAME, ResultsSchemaError, dataset_config, find_results,
                                load_results, per_clip_disagreements, read_per_clip)
 from leaderboard import reported as reported_data
+from leaderboard.model import (BEST, SECOND, Cell, Column, Leaderboard, Row, Section, Table, Unranked, inline,
+                               sentence)
 from leaderboard.protocol import protocol_differences, protocol_digest, protocol_id
+from leaderboard.render_html import html_table, to_html
+from leaderboard.render_md import to_markdown
+from leaderboard.render_tex import TEX_PREAMBLE, tex_escape, to_latex
+
+# the model and the renderers are re-exported: `from leaderboard.table import Table, to_latex, ...` keeps working
+__all__ = ["BEST", "SECOND", "Cell", "Column", "Leaderboard", "Row", "Section", "Table", "Unranked", "TEX_PREAMBLE",
+           "build_leaderboard", "html_table", "inline", "mark_best", "render", "render_markdown", "sentence",
+           "tex_escape", "to_html", "to_latex", "to_markdown"]
 
 FORMATS = ("md", "tex", "html")
 BY = ("category",)
@@ -85,134 +97,7 @@ WEIGHTS_HINT = "`python -m benchmark weights` says what is missing and where to 
 REPORTED_TITLE = "Reported by their authors, not reproduced here"
 ABLATION_HEAD = "exo2egosyn"
 ABLATION_PREFIX = "exo2egosyn-no-"
-BEST, SECOND = 1, 2
 _MAX_LISTED = 3  # clip ids / protocol differences spelled out in a label before "..."
-
-
-# ---- the model --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    """A metric column: catalogue name, label and direction (None: unknown, then the column is not marked)."""
-
-    metric: str
-    label: str
-    higher_is_better: Optional[bool]
-
-    @property
-    def arrow(self) -> str:
-        return {True: "↑", False: "↓"}.get(self.higher_is_better, "")
-
-    @property
-    def heading(self) -> str:
-        return f"{self.label} {self.arrow}".rstrip()
-
-
-@dataclass
-class Cell:
-    """One metric of one row. ``text`` / ``half_text`` are the mean and half-width as printed (``n/a`` / None
-    when absent); ``mean``, ``low``, ``high`` the numbers behind them (the run's ``ci95``); ``notes`` numbers
-    into the section's notes; ``mark`` is :data:`BEST`, :data:`SECOND` or 0; ``comparable`` False keeps the
-    cell out of the marks (a value computed with unpublished weights)."""
-
-    text: str = NA
-    mean: Optional[float] = None
-    low: Optional[float] = None
-    high: Optional[float] = None
-    half_text: Optional[str] = None
-    notes: list = field(default_factory=list)
-    mark: int = 0
-    comparable: bool = True
-
-    @property
-    def half(self) -> Optional[float]:
-        return None if self.low is None or self.high is None else (self.high - self.low) / 2
-
-    @property
-    def best(self) -> bool:
-        return self.mark == BEST
-
-    @property
-    def second(self) -> bool:
-        return self.mark == SECOND
-
-
-@dataclass
-class Row:
-    """A run (or a reported method): name as its file / source gives it, cells by metric, and what it is."""
-
-    name: str
-    cells: dict
-    oracle: bool = False
-    ablation_of: Optional[str] = None  # "exo2egosyn" for its ablations
-    n_clips: Optional[str] = None  # "3", "2 of 3 (1 failed)"; None for reported rows
-    seed: Optional[str] = None
-    path: Optional[str] = None  # results.json, relative to the root searched
-    notes: list = field(default_factory=list)  # notes on the row itself (reported rows)
-    reported: bool = False
-    lead: tuple = ()  # values of the table's lead_columns (a reported row's split)
-
-    @property
-    def label(self) -> str:
-        """The name as shown: with ``(oracle)`` for oracle runs."""
-        return self.name + (" (oracle)" if self.oracle else "")
-
-
-@dataclass
-class Table:
-    """One table. ``kind``: ``"ranked"``, ``"apart"`` (not ranked with the ranked table: ``reason`` says why),
-    ``"category"`` or ``"reported"``. ``title`` is its heading (None for a section's ranked table); ``caption``
-    and ``legend`` are sentences before and after it (plain text, ```code``` in backticks)."""
-
-    kind: str
-    columns: list
-    rows: list
-    caption: list
-    title: Optional[str] = None
-    reason: Optional[str] = None
-    legend: list = field(default_factory=list)
-    extra_columns: tuple = ("n clips", "seed")
-    protocol: Optional[str] = None  # protocol digest of its runs
-    category: Optional[str] = None
-    label: str = ""  # a stable identifier (LaTeX \label, HTML id)
-    lead_columns: tuple = ()  # columns before "method" (a reported table's "split")
-
-    @property
-    def marked(self) -> bool:
-        """Whether best / second are marked: in ranked and category tables, not in apart or reported ones."""
-        return self.kind in ("ranked", "category")
-
-
-@dataclass
-class Unranked:
-    """Runs listed apart without a table: ``(name, path, reasons)`` each, under ``title``."""
-
-    title: str
-    runs: list
-
-
-@dataclass
-class Section:
-    """A setting (dataset, config, split, track) or the reported numbers: tables, runs listed apart, notes."""
-
-    title: str
-    tables: list = field(default_factory=list)
-    unranked: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
-    intro: list = field(default_factory=list)  # sentences before the tables
-    key: Optional[tuple] = None  # (dataset, config, split, track); None for the reported section
-    reported: bool = False
-
-
-@dataclass
-class Leaderboard:
-    """Everything rendered: sections in order, files skipped ``(relative path, field and problem)``, and
-    ``empty`` (a sentence) when no results file matched."""
-
-    sections: list
-    skipped: list
-    empty: Optional[str] = None
 
 
 @dataclass
@@ -342,7 +227,7 @@ def _section(key, runs: list[Run], metrics, root: Path, by: Optional[str]) -> Se
             kinds, reason = _apart_reason(groups[group], ranked)
             table = _run_table("apart", groups[group], columns, notes, unavailable, root)
             table.title = f"Not ranked with the table above: {', '.join(kinds)}"
-            table.reason = f"{_sentence(reason)} Rows sorted among themselves only."
+            table.reason = f"{sentence(reason)} Rows sorted among themselves only."
             table.caption = [_data_sentence(key, groups[group])]
             table.label = f"{slug}-apart-{i}"
             section.tables.append(table)
@@ -631,10 +516,6 @@ def _reported_section(split: Optional[str]) -> Section:
     return section
 
 
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + "."
-
-
 def _listed(items: list) -> str:
     shown = ", ".join(str(i) for i in items[:_MAX_LISTED])
     return shown + (", ..." if len(items) > _MAX_LISTED else "")
@@ -647,7 +528,7 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-# ---- renderers ----------------------------------------------------------------------------------------------------
+# ---- entry points --------------------------------------------------------------------------------------------------
 
 
 def render(root: Path, *, format: str = "md", standalone: bool = False, **options) -> str:
@@ -670,281 +551,3 @@ def render(root: Path, *, format: str = "md", standalone: bool = False, **option
 def render_markdown(root: Path, **options) -> str:
     """The leaderboard as Markdown (see :func:`build_leaderboard` for the options)."""
     return to_markdown(build_leaderboard(root, **options))
-
-
-def _inline(text: str, code, plain) -> str:
-    """``text`` with its ```code``` spans passed to ``code`` and the rest to ``plain``."""
-    parts = text.split("`")
-    return "".join(code(p) if i % 2 else plain(p) for i, p in enumerate(parts))
-
-
-# -- Markdown
-
-
-def to_markdown(board: Leaderboard) -> str:
-    """The leaderboard as Markdown: ``##`` per section, ``###`` per further table, ``[n]`` notes per section."""
-    lines = ["# Leaderboard", ""]
-    if board.empty:
-        lines += [board.empty, ""]
-    for section in board.sections:
-        lines += [f"## {section.title}", ""]
-        for text in section.intro:
-            lines += [text, ""]
-        for table in section.tables:
-            if table.title:
-                lines += [f"### {table.title}", ""]
-            if table.reason:
-                lines += [_md_text(table.reason), ""]
-            lines += [" ".join(_md_text(s) for s in table.caption), ""]
-            lines += _md_table(table)
-            if table.legend:
-                lines += [_md_text(s) for s in table.legend] + [""]
-        for group in section.unranked:
-            lines += [f"### {group.title}", ""]
-            lines += [f"- {_md_escape(name)} (`{path}`): {'; '.join(problems)}" for name, path, problems in group.runs]
-            lines.append("")
-        if section.notes:
-            lines += [f"[{i}] {text}  " for i, text in enumerate(section.notes, 1)]
-            lines.append("")
-    if board.skipped:
-        lines += ["Skipped files (not valid results files; fix or rescore them):", ""]
-        lines += [f"- `{path}`: {err}" for path, err in board.skipped]
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _md_table(table: Table) -> list:
-    header = [*table.lead_columns, "method", *(c.heading for c in table.columns), *table.extra_columns]
-    lines = [_md_row(header), _md_row(["---"] * len(header))]
-    for row in table.rows:
-        name = ("↳ " if row.ablation_of else "") + _md_escape(row.label) + "".join(f" [{n}]" for n in row.notes)
-        cells = [*map(_md_escape, row.lead), name, *(_md_cell(row.cells[c.metric]) for c in table.columns)]
-        if table.extra_columns:
-            cells += [row.n_clips or "", row.seed or ""]
-        lines.append(_md_row(cells))
-    lines.append("")
-    return lines
-
-
-def _md_cell(cell: Cell) -> str:
-    mean = {BEST: f"**{cell.text}**", SECOND: f"<ins>{cell.text}</ins>"}.get(cell.mark, cell.text)
-    text = mean if cell.half_text is None else f"{mean} ± {cell.half_text}"
-    return text + "".join(f" [{n}]" for n in cell.notes)
-
-
-def _md_text(text: str) -> str:
-    return text.replace("\n", " ")
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _md_row(cells) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-# -- LaTeX
-
-_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
-_TEX_SYMBOLS = {"±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "…": r"\ldots{}", "—": "---", "–": "--",
-                "×": r"$\times$", "↳": r"$\hookrightarrow$"}
-TEX_PREAMBLE = (r"\usepackage[T1]{fontenc}", r"\usepackage[utf8]{inputenc}", r"\usepackage{booktabs}")
-
-
-def tex_escape(text: str) -> str:
-    """``text`` safe in LaTeX text mode: specials escaped, a few symbols (± ↑ ↓ …) as LaTeX commands."""
-    return "".join(_TEX_SPECIAL.get(ch) or _TEX_SYMBOLS.get(ch) or ch for ch in str(text))
-
-
-def _tex_text(text: str) -> str:
-    return _inline(text, lambda c: r"\texttt{" + tex_escape(c) + "}", tex_escape)
-
-
-def to_latex(board: Leaderboard, *, standalone: bool = False) -> str:
-    """The leaderboard as LaTeX: one ``table`` float per table, booktabs rules, ``\\caption`` and ``\\label``;
-    cells ``mean{\\scriptsize$\\pm$h}``; notes under each table. Runs listed apart without a table and skipped
-    files become comments. ``standalone``: wrapped in a compilable ``article`` document."""
-    lines = ["% Leaderboard tables from results files (python -m benchmark leaderboard --format tex).",
-             "% Needs " + " ".join(p for p in TEX_PREAMBLE if "booktabs" in p) + " in the preamble.", ""]
-    if board.empty:
-        lines += [f"% {board.empty}", ""]
-    for section in board.sections:
-        lines += [f"% ---- {section.title}", ""]
-        lines += [f"% {text}" for text in section.intro]
-        for i, table in enumerate(section.tables, 1):
-            lines += _tex_table(table, section)
-            if standalone and i % 6 == 0:  # with no text between them, floats pile up: LaTeX holds 18 at most
-                lines += [r"\clearpage", ""]
-        for group in section.unranked:
-            lines.append(f"% {group.title}:")
-            lines += [f"%   {name} ({path}): {'; '.join(problems)}".replace("\n", " ")
-                      for name, path, problems in group.runs]
-        if standalone:
-            lines.append(r"\clearpage")
-        lines.append("")
-    if board.skipped:
-        lines.append("% Skipped files (not valid results files; fix or rescore them):")
-        lines += [f"%   {path}: {err}".replace("\n", " ") for path, err in board.skipped]
-    text = "\n".join(lines).rstrip() + "\n"
-    if standalone:
-        text = "\n".join([r"\documentclass{article}", *TEX_PREAMBLE, r"\begin{document}", "", text,
-                          r"\end{document}", ""])
-    return text
-
-
-def _tex_table(table: Table, section: Section) -> list:
-    extra = list(table.extra_columns)
-    spec = "l" * (len(table.lead_columns) + 1) + "c" * len(table.columns) + "r" * len(extra)
-    caption = []
-    if table.title:
-        caption.append(_sentence(table.title))
-    if table.reason:
-        caption.append(table.reason)
-    caption += table.caption + table.legend
-    if section.key is not None:
-        caption.insert(0, f"{section.title}.")
-    lines = [r"\begin{table}[htbp]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
-             r"\caption{" + " ".join(_tex_text(s) for s in caption) + "}",
-             r"\label{tab:" + table.label + "}",
-             r"\begin{tabular}{" + spec + "}", r"\toprule",
-             " & ".join([*(tex_escape(c.capitalize()) for c in table.lead_columns), "Method",
-                         *(tex_escape(c.heading) for c in table.columns), *(tex_escape(e) for e in extra)])
-             + r" \\", r"\midrule"]
-    for row in table.rows:
-        name = (r"\quad " if row.ablation_of else "") + tex_escape(row.label)
-        name += "".join(r"\textsuperscript{" + str(n) + "}" for n in row.notes)
-        cells = [*map(tex_escape, row.lead), name, *(_tex_cell(row.cells[c.metric]) for c in table.columns)]
-        if extra:
-            cells += [tex_escape(row.n_clips or ""), tex_escape(row.seed or "")]
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    used = sorted({n for row in table.rows for n in row.notes + [m for c in row.cells.values() for m in c.notes]})
-    if used:
-        lines.append(r"\par\smallskip\footnotesize")
-        lines += [r"\textsuperscript{" + str(n) + "}" + _tex_text(section.notes[n - 1]) + r"\par" for n in used]
-    lines += [r"\end{table}", ""]
-    return lines
-
-
-def _tex_cell(cell: Cell) -> str:
-    mean = tex_escape(cell.text)
-    mean = {BEST: r"\textbf{" + mean + "}", SECOND: r"\underline{" + mean + "}"}.get(cell.mark, mean)
-    if cell.half_text is not None:
-        mean += r"{\scriptsize$\pm$" + tex_escape(cell.half_text) + "}"
-    return mean + "".join(r"\textsuperscript{" + str(n) + "}" for n in cell.notes)
-
-
-# -- HTML
-
-_HTML_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table.leaderboard { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-table.leaderboard caption { caption-side: top; text-align: left; max-width: 60em; padding-bottom: 0.4em; }
-table.leaderboard th, table.leaderboard td { padding: 0.2em 0.7em; text-align: right; white-space: nowrap; }
-table.leaderboard th[scope=row], table.leaderboard thead th:first-child { text-align: left; }
-table.leaderboard thead th { border-top: 2px solid #222; border-bottom: 1px solid #222; }
-table.leaderboard tbody tr:last-child > * { border-bottom: 2px solid #222; }
-table.leaderboard tr.ablation th[scope=row] { padding-left: 1.8em; }
-table.leaderboard .interval { color: #555; font-size: 0.85em; }
-p.notes, ul.unranked { font-size: 0.9em; }
-""".strip()
-
-
-def to_html(board: Leaderboard) -> str:
-    """The leaderboard as a standalone HTML document (one ``<section>`` per section, :func:`html_table` each)."""
-    body = ["<h1>Leaderboard</h1>"]
-    if board.empty:
-        body.append(f"<p>{_html_text(board.empty)}</p>")
-    for section in board.sections:
-        kind = "reported" if section.reported else "reproduced"
-        body.append(f'<section class="{kind}">')
-        body.append(f"<h2>{html.escape(section.title)}</h2>")
-        body += [f"<p>{_html_text(t)}</p>" for t in section.intro]
-        for table in section.tables:
-            body.append(html_table(table, _section_prefix(section)))
-            body += [f'<p class="legend">{_html_text(t)}</p>' for t in table.legend]
-        for group in section.unranked:
-            body.append(f"<h3>{html.escape(group.title)}</h3>")
-            body.append('<ul class="unranked">' + "".join(
-                f"<li>{html.escape(name)} (<code>{html.escape(path)}</code>): {html.escape('; '.join(problems))}</li>"
-                for name, path, problems in group.runs) + "</ul>")
-        if section.notes:
-            body.append('<p class="notes">' + "<br>\n".join(
-                f'<span id="{_section_prefix(section)}note-{i}">[{i}] {_html_text(t)}</span>'
-                for i, t in enumerate(section.notes, 1)) + "</p>")
-        body.append("</section>")
-    if board.skipped:
-        body.append("<h2>Skipped files</h2><p>Not valid results files; fix or rescore them.</p>")
-        body.append('<ul class="skipped">' + "".join(
-            f"<li><code>{html.escape(path)}</code>: {html.escape(err)}</li>" for path, err in board.skipped) + "</ul>")
-    return "\n".join(['<!DOCTYPE html>', '<html lang="en">', "<head>", '<meta charset="utf-8">',
-                      "<title>Leaderboard</title>", f"<style>\n{_HTML_STYLE}\n</style>", "</head>", "<body>",
-                      *body, "</body>", "</html>", ""])
-
-
-def html_table(table: Table, notes_prefix: str = "") -> str:
-    """One table as an HTML ``<table>`` fragment: ``<caption>`` (title, reason, caption); a ``<th>`` per column with ``data-metric`` and
-    ``data-higher-is-better``; a ``<td>`` per cell with ``data-value`` (the mean; empty for n/a), ``data-low`` /
-    ``data-high`` (the interval) and ``class="best"`` / ``"second"``; rows with ``data-method``, ``data-path``
-    and ``class="ablation"`` / ``"oracle"`` / ``"reported"``; notes as ``<sup>[n]</sup>`` linking to
-    ``#{notes_prefix}note-n``. Enough for a page to sort and annotate without re-reading results files."""
-    kind = {"ranked": "ranked", "apart": "not-ranked", "category": "ranked category", "reported": "reported"}
-    attrs = f' id="{html.escape(table.label)}"' if table.label else ""
-    if table.protocol:
-        attrs += f' data-protocol="{table.protocol}"'
-    caption = ([_sentence(table.title)] if table.title else []) + ([table.reason] if table.reason else [])
-    caption += table.caption
-    out = [f'<table class="leaderboard {kind[table.kind]}"{attrs}>',
-           f"<caption>{' '.join(_html_text(s) for s in caption)}</caption>", "<thead><tr>",
-           *(f'<th scope="col" data-column="{html.escape(c)}">{html.escape(c)}</th>' for c in table.lead_columns),
-           '<th scope="col">method</th>']
-    for c in table.columns:
-        direction = {True: "true", False: "false"}.get(c.higher_is_better, "")
-        out.append(f'<th scope="col" data-metric="{html.escape(c.metric)}" data-higher-is-better="{direction}">'
-                   f"{html.escape(c.heading)}</th>")
-    out += [f'<th scope="col">{html.escape(e)}</th>' for e in table.extra_columns]
-    out.append("</tr></thead>")
-    out.append("<tbody>")
-    for row in table.rows:
-        classes = " ".join(k for k, on in (("ablation", row.ablation_of), ("oracle", row.oracle),
-                                           ("reported", row.reported)) if on)
-        row_attrs = f' data-method="{html.escape(row.name)}"'
-        row_attrs += f' class="{classes}"' if classes else ""
-        row_attrs += f' data-path="{html.escape(row.path)}"' if row.path else ""
-        name = ("↳ " if row.ablation_of else "") + html.escape(row.label) + _html_notes(row.notes, notes_prefix)
-        cells = [f"<tr{row_attrs}>", *(f"<td>{html.escape(v)}</td>" for v in row.lead), f'<th scope="row">{name}</th>']
-        cells += [_html_cell(row.cells[c.metric], notes_prefix) for c in table.columns]
-        if table.extra_columns:
-            cells += [f"<td>{html.escape(row.n_clips or '')}</td>", f"<td>{html.escape(row.seed or '')}</td>"]
-        cells.append("</tr>")
-        out.append("".join(cells))
-    out += ["</tbody>", "</table>"]
-    return "\n".join(out)
-
-
-def _html_cell(cell: Cell, notes_prefix: str) -> str:
-    attrs = f' data-value="{cell.mean!r}"' if cell.mean is not None else ' data-value=""'
-    if cell.low is not None and cell.high is not None:
-        attrs += f' data-low="{cell.low!r}" data-high="{cell.high!r}"'
-    if cell.mark:
-        attrs += f' class="{"best" if cell.best else "second"}"'
-    mean = html.escape(cell.text)
-    mean = {BEST: f"<strong>{mean}</strong>", SECOND: f"<u>{mean}</u>"}.get(cell.mark, mean)
-    if cell.half_text is not None:
-        mean += f' <span class="interval">± {html.escape(cell.half_text)}</span>'
-    return f"<td{attrs}>{mean}{_html_notes(cell.notes, notes_prefix)}</td>"
-
-
-def _html_notes(numbers: list, prefix: str) -> str:
-    return "".join(f'<sup><a href="#{prefix}note-{n}">[{n}]</a></sup>' for n in numbers)
-
-
-def _section_prefix(section: Section) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", section.title.lower()).strip("-") + "-"
-
-
-def _html_text(text: str) -> str:
-    return _inline(text, lambda c: f"<code>{html.escape(c)}</code>", html.escape)
