@@ -541,10 +541,7 @@ class EgoMotionError(VideoMetric):
                                  f"(B, T, 4, 4); got {K.shape} and {T.shape}")
             clips = list(zip(pred, target, Ks, T))
         estimates = [estimate_clip(p, k, poses, target=t, **self.options) for p, t, k, poses in clips]
-        scores = torch.tensor([e.score for e in estimates], dtype=torch.float64)
-        if not torch.all(torch.isfinite(scores)):
-            raise ValueError(f"EgoMotionError produced a non-finite clip score: {scores.tolist()}")
-        self.clip_scores.append(scores.to(self.device))
+        self._store(torch.tensor([e.score for e in estimates], dtype=torch.float64))  # refuses non-finite scores
         self.estimable.append(torch.tensor([e.estimable_fraction for e in estimates], dtype=torch.float64,
                                            device=self.device))
         self.pair_counts.append(torch.tensor([len(e.pairs) for e in estimates], dtype=torch.float64,
