@@ -555,6 +555,10 @@ def train(config, *, stop_after: int | None = None, progress: bool = True) -> di
     meta = {"name": cfg["name"], "stage": cfg["stage"], "step": 0, "phase": None, "losses": {}, "wall_s": 0.0}
     if state.exists():
         meta = state.meta()
+    # one entry per session (a resumed run may continue on other hardware): the card says where each part ran
+    meta.setdefault("sessions", []).append({"from_step": int(meta["step"]), "hardware": hardware_description(),
+                                            "threads": int(cfg["threads"]),
+                                            "processes": int(accelerator.num_processes)})
     fn = {"vae": _train_vae, "transformer": _train_transformer, "adapters": _train_adapters}[cfg["stage"]]
     finished, summary = fn(cfg, accelerator, state, meta, stop_after, progress)
     summary.update(finished=finished, step=meta["step"], work_dir=str(work), losses=meta["losses"],
@@ -659,7 +663,6 @@ def _train_vae(cfg, accelerator, state, meta, stop_after, progress):
     tc = cfg["train"]
     evals = _eval_videos(cfg, H, W) if accelerator.is_main_process else {}
     every = int(vc["eval_every"])
-    meta.setdefault("threads_log", []).append([int(meta["step"]), int(cfg["threads"])])
 
     def batch_fn(step):
         if evals and every and step % every == 0 and step > 0:
@@ -898,21 +901,42 @@ def final_losses(losses: dict, window: int = 50) -> dict:
     return {p: float(np.mean([v for _, v in vals[-window:]])) for p, vals in losses.items() if vals}
 
 
+def hardware_description() -> str:
+    """One line naming the machine a training session runs on: the GPU if one is used, else the CPU model."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:  # platform.processor() is often just the architecture on Linux; the model name is in /proc/cpuinfo
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    host = f"CPU {cpu}, {os.cpu_count()} cores visible"
+    if torch.cuda.is_available():
+        return f"CUDA {torch.cuda.get_device_name(0)} ({host}); torch {torch.__version__}"
+    return f"{host}; torch {torch.__version__}"
+
+
+def _sessions_markdown(meta: dict) -> str:
+    """'hardware' lines of a model card: one per training session (step it started at, machine, threads)."""
+    sessions = meta.get("sessions") or []
+    if not sessions:
+        return "* hardware: not recorded (trained before sessions were logged)"
+    return "\n".join(f"* session from step {s['from_step']}: {s['hardware']}; {s['threads']} torch thread(s), "
+                     f"{s.get('processes', 1)} process(es)" for s in sessions)
+
+
 def _vae_eval_markdown(meta: dict) -> str:
-    """Model-card section of the VAE stage: hardware, threads, and the per-frame PSNR measured as it trained."""
+    """Model-card section of the VAE stage: the per-frame PSNR measured as it trained."""
     evals = meta.get("vae_eval")
     if not evals:
         return ""
-    import platform
-
     splits = [k for k in evals[-1] if k not in ("step", "wall_s")]
     last = evals[-1]
     T = len(last[splits[0]])
-    cpu = platform.processor() or platform.machine()
-    threads = ", ".join(f"{n} from step {k}" for k, n in meta.get("threads_log", []))
-    lines = ["", f"* hardware: {'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU'} "
-             f"({cpu}, {os.cpu_count()} cores visible); torch threads: {threads or 'n/a'}",
-             "", f"Reconstruction PSNR per frame index (dB; posterior mode, whole {T}-frame ego clips encoded and "
+    lines = ["", f"Reconstruction PSNR per frame index (dB; posterior mode, whole {T}-frame ego clips encoded and "
              "decoded as the pipeline does, mean over the first clips of each split) after "
              f"{last['step']} steps:", "",
              "| frame | " + " | ".join(splits) + " |", "| --- |" + " --- |" * len(splits)]
@@ -952,7 +976,8 @@ Trained by `python -m exo2egosyn train --config <config>` (`exo2egosyn/train.py`
 * seed: {cfg['seed']}
 * steps per phase: {json.dumps(steps)}; batch size {cfg['train']['batch_size']}
 * final loss (mean of the last 50 steps) per phase: {json.dumps({k: round(v, 5) for k, v in fl.items()})}
-* wall time: {meta['wall_s']:.0f} s on {'CUDA' if torch.cuda.is_available() else 'CPU'}, {cfg['threads']} torch thread(s)
+* wall time: {meta['wall_s']:.0f} s of training steps (summed over sessions)
+{_sessions_markdown(meta)}
 * loss curve: `loss-{cfg['name']}.png`
 {_vae_eval_markdown(meta)}
 | file | bytes | sha256 |
@@ -972,4 +997,4 @@ not a reproduction of the paper's numbers.
     (out / card_name).write_text(text)
     (out / f"train-meta-{cfg['name']}.json").write_text(json.dumps(
         {"name": cfg["name"], "stage": cfg["stage"], "steps": steps, "final_loss": fl, "wall_s": meta["wall_s"],
-         "files": digests, **{k: meta[k] for k in ("vae_eval", "threads_log") if k in meta}}, indent=1))
+         "files": digests, **{k: meta[k] for k in ("vae_eval", "sessions") if k in meta}}, indent=1))

@@ -58,6 +58,8 @@ def test_vae_stage_records_per_frame_psnr_of_whole_clips(tiny_synth, tmp_path):
     np.testing.assert_allclose(evals[-1]["test"], again, atol=2e-3)
     card = (tmp_path / "wan" / "MODEL_CARD-vae.md").read_text()
     assert "PSNR per frame index" in card and f"{min(evals[-1]['test']):.2f}" in card
+    # where it ran: one line per training session, naming the machine and the thread count
+    assert "* session from step 0: " in card and "1 torch thread(s)" in card
 
 
 def test_vae_resume_equals_uninterrupted(tiny_synth, tmp_path):
