@@ -752,13 +752,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "results.json name, else the dataset's folder in the cache)")
     fg.set_defaults(func=cmd_figures)
 
-    from .ablation import DEFAULT_METHODS
+    from .ablation import DEFAULT_METHODS, DEFAULT_SEEDS
 
     ab = sub.add_parser("ablation", help="run several methods over several seeds, then a paired ablation table")
     ab.add_argument("--out", default="runs/ablation",
                     help="folder of the ablation: run folders under OUT/seed<K>/, the table in OUT/ABLATION.md")
     ab.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma-separated methods to run")
-    ab.add_argument("--seeds", default="0,1", help="comma-separated seeds; every method runs once per seed")
+    ab.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)), help="comma-separated seeds; every method runs once per seed")
     ab.add_argument("--reference", default="exo2egosyn", help="method compared (paired, per clip) to the others")
     ab.add_argument("--dataset", default="synth", help="dataset name")
     ab.add_argument("--root", default=None, help=_ROOT_HELP)
