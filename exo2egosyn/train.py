@@ -588,9 +588,14 @@ def vae_architecture(overrides: dict | None = None) -> dict:
         raise ValueError(f"vae.model: {len(arch['dim_mult']) - 1} down-sampling stages (dim_mult "
                          f"{arch['dim_mult']}) need temperal_downsample of that length and scale_factor_spatial "
                          f"2**stages; got {arch['temperal_downsample']} and {arch['scale_factor_spatial']}")
-    if sum(arch["temperal_downsample"]) != 2 or arch["scale_factor_temporal"] != 4:
-        raise ValueError("vae.model: AutoencoderKLWan encodes in chunks of 4 frames, so exactly two temporal "
-                         f"down-sampling stages and scale_factor_temporal 4 are needed, got {arch}")
+    # AutoencoderKLWan encodes frame 0, then chunks of 4 frames: 0, 1 or 2 temporal down-samplings give 4, 2 or 1
+    # latent frames per chunk (17 frames -> 17, 9 or 5 latent frames)
+    n_t = sum(bool(t) for t in arch["temperal_downsample"])
+    if n_t > 2 or arch["scale_factor_temporal"] != 2 ** n_t:
+        raise ValueError(f"vae.model: {n_t} temporal down-sampling stage(s) (temperal_downsample "
+                         f"{arch['temperal_downsample']}) need scale_factor_temporal {2 ** n_t} and at most 2 stages "
+                         f"(the VAE encodes in chunks of 4 frames); got scale_factor_temporal "
+                         f"{arch['scale_factor_temporal']}")
     return arch
 
 

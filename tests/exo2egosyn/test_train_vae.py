@@ -82,11 +82,31 @@ def test_vae_resume_equals_uninterrupted(tiny_synth, tmp_path):
     (dict(crop=12), "crop must be a multiple"),
     (dict(model=dict(dim_mult=[1, 2, 2], scale_factor_spatial=4)), "temperal_downsample of that length"),
     (dict(model=dict(temperal_downsample=[True, True, True], scale_factor_temporal=8)), "chunks of 4 frames"),
+    (dict(model=dict(temperal_downsample=[False, False, True], scale_factor_temporal=4)),
+     "need scale_factor_temporal 2"),
     (dict(sources="exo"), "sources must be"),
 ])
 def test_vae_config_errors_name_the_setting(tiny_synth, tmp_path, vae, match):
     with pytest.raises(ValueError, match=match):
         train(_vae_cfg(tiny_synth, tmp_path, "bad", steps=1, **vae), progress=False)
+
+
+@pytest.mark.parametrize("temporal, factor, latent_frames", [
+    ([False, False], 1, 9), ([False, True], 2, 5), ([True, True], 4, 3)])
+def test_vae_temporal_compression_of_1_2_or_4_gives_the_latent_frames_the_pipeline_expects(temporal, factor,
+                                                                                             latent_frames):
+    """The pipeline counts (T - 1) // scale_factor_temporal + 1 latent frames; the VAE must make that many and
+    decode them back to T frames."""
+    from diffusers import AutoencoderKLWan
+
+    from exo2egosyn.train import vae_architecture
+
+    arch = vae_architecture(dict(dim_mult=[1, 2, 2], temperal_downsample=temporal, scale_factor_temporal=factor,
+                                 scale_factor_spatial=4))
+    vae = AutoencoderKLWan(**arch)
+    z = vae.encode(torch.zeros(1, 3, 9, 16, 16)).latent_dist.mode()
+    assert z.shape[2] == (9 - 1) // factor + 1 == latent_frames
+    assert vae.decode(z).sample.shape == (1, 3, 9, 16, 16)
 
 
 def test_vae_of_other_sizes_writes_a_matching_backbone(tiny_synth, tmp_path):
