@@ -70,7 +70,9 @@ DEFAULTS = {
     "cache_dir": None,                 # latent cache (default: <work_dir>/../latent-cache)
     "threads": 1,
     "mixed_precision": "no",
-    "train": {"steps": 100, "batch_size": 4, "lr": 1e-3, "weight_decay": 0.0, "warmup_steps": 0,
+    # lr_decay: [[step, factor], ...]: from that step of the phase on, the learning rate is lr * factor (the
+    # factors of passed steps multiply); [] = constant after the linear warm-up
+    "train": {"steps": 100, "batch_size": 4, "lr": 1e-3, "weight_decay": 0.0, "warmup_steps": 0, "lr_decay": [],
               "grad_clip": 1.0, "save_every": 50, "log_every": 10},
     # vae: num_frames None = whole clips (every use encodes / decodes whole 17-frame clips); model: overrides of
     # configs.TINY_VAE; sources: "all" (ego + exo videos) or "ego"; eval_every: per-frame PSNR of eval_clips clips
@@ -484,8 +486,7 @@ def _run_phase(accelerator, cfg, state, model, phase: str, first_step: int, n_st
     named = _trainable(model)
     params = list(named.values())
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=tc["weight_decay"], betas=(0.9, 0.999))
-    warm = int(tc["warmup_steps"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: min(1.0, (k + 1) / warm) if warm else 1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(tc))
     start = first_step
     if meta["step"] > first_step and state.exists() and state.meta()["phase"] == phase:
         state.load(named, optimizer, scheduler)
@@ -527,6 +528,26 @@ def _run_phase(accelerator, cfg, state, model, phase: str, first_step: int, n_st
             accelerator.wait_for_everyone()
     bar.close()
     return finished
+
+
+def lr_factor(tc: dict):
+    """Multiplier of the learning rate at step k of a phase: linear warm-up over ``warmup_steps``, times the
+    factor of every ``lr_decay`` milestone ``[step, factor]`` already reached (step decay, as in torch's
+    MultiStepLR, but with a factor per milestone)."""
+    warm = int(tc["warmup_steps"])
+    try:
+        decay = sorted((int(k), float(f)) for k, f in (tc.get("lr_decay") or []))
+    except (TypeError, ValueError):
+        raise ValueError(f"train.lr_decay must be a list of [step, factor] pairs, got {tc.get('lr_decay')!r}") \
+            from None
+
+    def factor(k: int) -> float:
+        f = min(1.0, (k + 1) / warm) if warm else 1.0
+        for at, d in decay:
+            if k >= at:
+                f *= d
+        return f
+    return factor
 
 
 def _local(batch_global: list, accelerator) -> list:

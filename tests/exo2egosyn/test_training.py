@@ -141,3 +141,14 @@ def test_shipped_checkpoints_are_used_by_default():
         assert len(g.checkpoint_sha256()) == 64
         assert g.generate(x, seed=0).shape == (9, 64, 64, 3)
         assert (gen_mod.CHECKPOINT_ROOT / name / "MODEL_CARD.md").is_file()
+
+
+def test_learning_rate_schedule_is_warmup_then_step_decay():
+    """lr_decay [[step, factor], ...]: from each milestone on, the rate is multiplied by its factor."""
+    from exo2egosyn.train import lr_factor
+
+    f = lr_factor({"warmup_steps": 4, "lr_decay": [[10, 0.5], [6, 0.25]]})
+    assert [f(k) for k in (0, 3, 5, 6, 9, 10, 100)] == [0.25, 1.0, 1.0, 0.25, 0.25, 0.125, 0.125]
+    assert lr_factor({"warmup_steps": 0, "lr_decay": []})(0) == 1.0
+    with pytest.raises(ValueError, match="lr_decay must be a list of"):
+        lr_factor({"warmup_steps": 0, "lr_decay": [5]})
