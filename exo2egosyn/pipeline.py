@@ -607,7 +607,12 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
                 latents = self.scheduler.step(noise_pred, t, latents, return_dict=False)[0]
 
                 if callback_on_step_end is not None:
-                    callback_kwargs = {k: locals()[k] for k in callback_on_step_end_tensor_inputs}
+                    # a loop, not a dict comprehension: before Python 3.12 a comprehension has its own scope,
+                    # where locals() does not see latents / prompt_embeds (KeyError: 'latents')
+                    step_locals = locals()
+                    callback_kwargs = {}
+                    for k in callback_on_step_end_tensor_inputs:
+                        callback_kwargs[k] = step_locals[k]
                     callback_outputs = callback_on_step_end(self, i, t, callback_kwargs)
                     latents = callback_outputs.pop("latents", latents)
                     prompt_embeds = callback_outputs.pop("prompt_embeds", prompt_embeds)

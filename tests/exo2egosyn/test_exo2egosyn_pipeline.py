@@ -88,7 +88,8 @@ def test_align_prediction_is_the_first_latent_frame_in_the_exo_only_track(comps,
                generator=torch.Generator().manual_seed(0), **_exo_kwargs(clip)).frames
     cond = pipe.prepare_conditions(1, 64, 64, 17, torch.device("cpu"), **{k: v for k, v in _exo_kwargs(clip).items()
                                                                           if k.startswith(("exo", "ego"))})
-    assert cond.first_frame_source == "align" and cond.condition.shape == (1, 16, 1, 8, 8)
+    z, f = pipe.vae.config.z_dim, pipe.vae_scale_factor_spatial  # one latent frame of the 64x64 ego view
+    assert cond.first_frame_source == "align" and cond.condition.shape == (1, z, 1, 64 // f, 64 // f)
     torch.testing.assert_close(lat[:, :, :1], cond.condition)
 
 
@@ -110,6 +111,24 @@ def test_same_seed_same_video_and_other_seed_other_video(comps, clip):
     b = pipe(generator=torch.Generator().manual_seed(5), **kw).frames
     c = pipe(generator=torch.Generator().manual_seed(6), **kw).frames
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_step_callback_sees_and_can_replace_the_latents(comps, clip):
+    """callback_on_step_end gets the step's latents (on every supported Python: before 3.12 a dict comprehension
+    over locals() raised KeyError: 'latents') and what it returns replaces them, as in diffusers' pipelines."""
+    pipe = _pipe(comps)
+    pe, _ = _embeds()
+    seen = []
+
+    def zero_latents(pipeline, i, t, kwargs):
+        seen.append((i, tuple(kwargs["latents"].shape)))
+        return {"latents": torch.zeros_like(kwargs["latents"])}
+
+    kw = dict(prompt_embeds=pe, num_inference_steps=STEPS, guidance_scale=1.0, output_type="latent",
+              generator=torch.Generator().manual_seed(0), **_exo_kwargs(clip))
+    out = pipe(callback_on_step_end=zero_latents, **kw).frames
+    assert [i for i, _ in seen] == list(range(STEPS)) and len({s for _, s in seen}) == 1
+    assert torch.count_nonzero(out[:, :, 1:]) == 0  # the last step's latents were replaced; frame 0 is the condition
 
 
 def test_save_pretrained_from_pretrained_round_trip(comps, clip, tmp_path):
@@ -145,7 +164,7 @@ def test_from_wan_sizes_the_modules_to_the_backbone(comps):
                                   scheduler=comps["scheduler"], transformer=comps["transformer"], expand_timesteps=True)
     pipe = Exo2EgoSynPipeline.from_wan(wan, use_align=True, use_multiexocon=True, use_poseinj=False)
     assert pipe.poseinj is None and pipe.transformer is comps["transformer"]
-    assert pipe.multiexocon.config.inner_dim == 128 and pipe.align.config.latent_channels == 16
+    assert pipe.multiexocon.config.inner_dim == 128 and pipe.align.config.latent_channels == comps["vae"].config.z_dim == 32
 
 
 def test_from_wan_pretrained_loads_a_diffusers_format_wan_folder(comps, clip, tmp_path):
