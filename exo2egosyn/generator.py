@@ -134,7 +134,8 @@ class _WanBackedGenerator(Generator):
         _check_count("max_exo_area", max_exo_area, "pixels of a working exo frame")
         _check_count("threads", threads, "torch threads while generating")
         self.backbone = str(backbone)
-        self.is_tiny = self.backbone == "tiny" or self.backbone.startswith("tiny")
+        # only the word "tiny" selects the shipped tiny model: a folder called tiny-something is a user's backbone
+        self.is_tiny = self.backbone == "tiny"
         defaults = _TINY_DEFAULTS if self.is_tiny else _REAL_DEFAULTS
         self.num_inference_steps = int(num_inference_steps or defaults["num_inference_steps"])
         self.guidance_scale = float(defaults["guidance_scale"] if guidance_scale is None else guidance_scale)
@@ -243,9 +244,26 @@ class _WanBackedGenerator(Generator):
             pipe.to(self.device)
         return pipe
 
+    def _backbone_files_dir(self) -> str | None:
+        """Folder whose weight files are the backbone: the shipped tiny folder, a local WAN folder, or the local
+        snapshot of a hub id (None when the hub id is not downloaded here or the tiny weights are fresh)."""
+        if self.is_tiny:
+            return self._backbone_dir()
+        if Path(self.backbone).is_dir():
+            return self.backbone
+        try:  # a hub id: its downloaded snapshot, never a download
+            from huggingface_hub import snapshot_download
+
+            return snapshot_download(self.backbone, local_files_only=True)
+        except Exception:  # not downloaded, or not a hub id: nothing local to hash
+            return None
+
     def _safetensors_used(self) -> list:
+        """Every weight file the generator loads: the checkpoint's and the backbone's (tiny or real), so that a
+        result names the exact weights it came from (a 5B backbone is ~20 GB: hashing it takes ~1 minute once
+        per run)."""
         files = []
-        for root in (self.checkpoint, str(TINY_BACKBONE_DIR) if self._backbone_dir() and self.is_tiny else None):
+        for root in (self.checkpoint, self._backbone_files_dir()):
             if root:
                 files += [str(p) for p in Path(root).rglob("*.safetensors")]
         return files

@@ -215,3 +215,21 @@ def test_constructor_annotations_let_the_registry_parse_every_argument(name):
                       "dtype": "bfloat16"}
     with pytest.raises(registry.MethodArgumentError, match="expects a number \\(or null\\) for 'guidance_scale'"):
         registry.parse_method_args(name, ["guidance_scale=high"])
+
+
+def test_a_backbone_folder_is_hashed_into_the_results_even_when_named_tiny_something(tmp_path):
+    """Only backbone="tiny" means the shipped tiny model; a user's folder (whatever its name) is that folder, and
+    its weight files enter checkpoint_sha256 like the shipped tiny ones do."""
+    from exo2egosyn.configs import build_tiny_components
+    from exo2egosyn.generator import sha256_of_files
+    from exo2egosyn.train import save_backbone
+
+    folder = tmp_path / "tiny-mine"
+    save_backbone(build_tiny_components(seed=3), folder)
+    g = Exo2EgoSynGenerator(backbone=str(folder), num_inference_steps=2)
+    assert g.is_tiny is False and g.config()["backbone_dir"] == str(folder)
+    weights = sorted(folder.rglob("*.safetensors"))
+    assert len(weights) >= 3 and g.checkpoint_sha256() == sha256_of_files(weights)
+    with open(weights[0], "ab") as f:  # other bytes in one weight file: another hash
+        f.write(b"\0")
+    assert Exo2EgoSynGenerator(backbone=str(folder)).checkpoint_sha256() != g.checkpoint_sha256()
