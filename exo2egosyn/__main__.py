@@ -1,4 +1,7 @@
-"""``python -m exo2egosyn train --config exo2egosyn/configs/<name>.yaml [--stop-after N] [--no-progress]``.
+"""``python -m exo2egosyn train --config exo2egosyn/configs/<name>.yaml [--set KEY=VALUE ...] [--stop-after N]``.
+
+``--set train.steps=3000 --set backbone=runs/train/tiny-wan-v2`` overrides config entries (dotted keys, YAML
+values) without a new file; the resolved config, overrides included, is what the model card records.
 
 Several processes / GPUs: ``accelerate launch -m exo2egosyn train --config ...``. Rerunning the same command
 after an interruption resumes from the last saved state in the config's ``work_dir``.
@@ -16,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train (or resume) one stage from a YAML config")
     t.add_argument("--config", required=True, help="YAML config (see exo2egosyn/configs/)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a config entry: dotted key, YAML value (e.g. train.steps=3000); repeatable")
     t.add_argument("--stop-after", type=int, default=None, help="stop before this global step (testing resume)")
     t.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     t.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
@@ -25,12 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
-        from .train import _resolve_paths, load_config, train
+        import yaml
 
+        from .train import _resolve_paths, apply_overrides, load_config, train
+
+        try:
+            with open(args.config) as f:
+                raw = yaml.safe_load(f) or {}
+            config = load_config(apply_overrides(raw, args.overrides))
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            print(f"python -m exo2egosyn train: error: config {args.config}: {exc}", file=sys.stderr)
+            return 2
         if args.print_config:
-            print(json.dumps(_resolve_paths(load_config(args.config)), indent=1))
+            print(json.dumps(_resolve_paths(config), indent=1))
             return 0
-        summary = train(args.config, stop_after=args.stop_after, progress=not args.no_progress)
+        summary = train(config, stop_after=args.stop_after, progress=not args.no_progress)
         from .train import final_losses
 
         print(json.dumps({k: summary[k] for k in ("finished", "step", "work_dir", "output_dir", "wall_s")} |

@@ -9,6 +9,8 @@ Sizes (parameters, measured by ``tests/exo2egosyn/test_real_config.py`` / the RE
   Why the Wan2.1-style VAE and not Wan2.2's (z_dim 48, 16x spatial): at 64x64 the Wan2.2 VAE gives a
   4x4 latent, i.e. 2x2 = 4 tokens per latent frame - too coarse for any spatial structure to be learned;
   8x8 latents keep 16 tokens per frame at a transformer cost that still trains in minutes on CPU.
+  Its successor (issue 10, not shipped yet): ``configs/foundation-vae-v2.yaml``, a 4x residual VAE with 32
+  channels (16x16 latents, 320 tokens with the same patch), see exo2egosyn/README.md.
   The pipeline is VAE-agnostic (reads z_dim / scale factors from the VAE config), so the same code runs
   the real 48-channel / 16x VAE.
 * ``cpu-medium`` (ego 128x128): 6 heads x 64, 8 layers (~17M): the "larger CPU-sized" timing point.
@@ -46,6 +48,17 @@ TI2V_5B_TRANSFORMER = dict(
 )
 # Shape facts of the Wan2.2 VAE (the real weights and latents_mean / latents_std come from the model folder).
 TI2V_5B_VAE_FACTS = dict(z_dim=48, scale_factor_spatial=16, scale_factor_temporal=4)
+#: The Wan2.2 VAE's architecture (vae/config.json of Wan-AI/Wan2.2-TI2V-5B-Diffusers) with neutral latent statistics:
+#: random-weight builds for cost measurements (benchmarks/); real runs load the folder's own config and weights.
+TI2V_5B_VAE = dict(
+    base_dim=160, decoder_base_dim=256, z_dim=48, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+    temperal_downsample=[False, True, True], dropout=0.0, is_residual=True, in_channels=12, out_channels=12,
+    patch_size=2, scale_factor_spatial=16, scale_factor_temporal=4,
+    latents_mean=[0.0] * 48, latents_std=[1.0] * 48,
+)
+#: UMT5-XXL encoder dimensions (WAN's text encoder; 4096-wide embeddings), for random-weight cost measurements.
+UMT5_XXL = dict(vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
+                feed_forward_proj="gated-gelu", dropout_rate=0.0)
 TI2V_5B_HUB_ID = "Wan-AI/Wan2.2-TI2V-5B-Diffusers"
 
 #: Working resolution of each configuration: (ego height, ego width, frames, exo height, exo width).
@@ -70,9 +83,12 @@ def module_configs(transformer_config, vae_config, scale: str = "auto") -> dict:
         scale = "real" if inner > 512 else "tiny"
     real = scale == "real"
     pose_channels = 6 * tf
+    # Align attends over the first-frame latent: patches of 2 for the real model; for a tiny one, patches that keep
+    # its 8x8 tokens of a 64x64 frame (1 with an 8x VAE, 2 with a 4x VAE)
+    align_patch = 2 if real else max(1, 8 // int(vae_config.get("scale_factor_spatial", 8) or 8))
     return {
         "align": dict(latent_channels=z_dim, hidden_dim=512 if real else 64, num_layers=4 if real else 2,
-                      num_heads=8 if real else 4, patch_size=2 if real else 1, pose_channels=pose_channels,
+                      num_heads=8 if real else 4, patch_size=align_patch, pose_channels=pose_channels,
                       num_exo_frames=1, resample="bilinear"),
         "multiexocon": dict(latent_channels=z_dim, inner_dim=inner, hidden_dim=256 if real else 64, patch_size=patch,
                             pose_channels=pose_channels, num_res_blocks=2 if real else 1, pooling="attention",

@@ -116,6 +116,32 @@ def load_config(path_or_dict) -> dict:
     return cfg
 
 
+def apply_overrides(raw: dict, overrides) -> dict:
+    """``raw`` (a config as read from YAML) with ``KEY=VALUE`` overrides applied; ``KEY`` is a dotted path
+    (``train.steps``, ``vae.model.z_dim``), ``VALUE`` is parsed as YAML (``3000``, ``[[1925, 0.25]]``, ``null``).
+    The overridden config is what the run records (model card, ``--print-config``)."""
+    import yaml
+
+    out = copy.deepcopy(raw)
+    for item in overrides or ():
+        key, sep, text = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects KEY=VALUE with a dotted KEY (e.g. train.steps=3000), got {item!r}")
+        parts = key.strip().split(".")
+        if parts[0] not in DEFAULTS:
+            raise ValueError(f"--set {item}: unknown config key {parts[0]!r}; known: {sorted(DEFAULTS)}")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"--set {item}: {part!r} is not a section of the config")
+        try:
+            node[parts[-1]] = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"--set {item}: the value is not valid YAML ({exc})") from None
+    return out
+
+
 def _path(p, base=None) -> Path:
     p = Path(os.path.expandvars(os.path.expanduser(str(p))))
     if not p.is_absolute():

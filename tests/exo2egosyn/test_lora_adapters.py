@@ -8,10 +8,12 @@ from exo2egosyn.lora import add_lora, load_lora, lora_parameters, save_lora
 
 def _forward(transformer):
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(1, 16, 5, 8, 8, generator=g)
+    c, (_, ph, pw) = transformer.config.in_channels, transformer.config.patch_size
+    x = torch.randn(1, c, 5, 16, 16, generator=g)  # the latents of a 17-frame 64x64 clip under the tiny 4x VAE
     text = torch.randn(1, 12, 32, generator=g)
+    tokens = 5 * (16 // ph) * (16 // pw)
     with torch.no_grad():
-        return transformer(x, torch.full((1, 80), 700.0), text).sample
+        return transformer(x, torch.full((1, tokens), 700.0), text).sample
 
 
 def test_added_lora_starts_as_a_no_op_and_targets_the_attention_projections():

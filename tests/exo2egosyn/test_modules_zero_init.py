@@ -106,3 +106,14 @@ def test_modules_reject_a_clip_without_any_view():
         MultiExoCon(latent_channels=C)(z, r, none, (H, W))
     with pytest.raises(ValueError):
         PoseInj()(rays, none)
+
+
+def test_tiny_align_keeps_8x8_tokens_whatever_the_vae_compression():
+    """Align's patch follows the VAE: a 64x64 frame is 8x8 latents under an 8x VAE (patch 1) and 16x16 under a
+    4x one (patch 2), so Align attends over 64 tokens either way; the real model uses patch 2."""
+    from exo2egosyn.configs import TI2V_5B_TRANSFORMER, TI2V_5B_VAE, TINY_TRANSFORMER, TINY_VAE, module_configs
+
+    assert module_configs(TINY_TRANSFORMER, TINY_VAE)["align"]["patch_size"] == 1
+    four_x = dict(TINY_VAE, z_dim=32, scale_factor_spatial=4)
+    assert module_configs(TINY_TRANSFORMER, four_x)["align"]["patch_size"] == 2
+    assert module_configs(TI2V_5B_TRANSFORMER, TI2V_5B_VAE)["align"]["patch_size"] == 2

@@ -79,11 +79,13 @@ def test_vae_resume_equals_uninterrupted(tiny_synth, tmp_path):
 @pytest.mark.parametrize("vae, match", [
     (dict(num_frames=6), "num_frames must be 4k"),
     (dict(num_frames=13), "num_frames must be 4k"),  # longer than the fixture's 9-frame clips
-    (dict(crop=12), "crop must be a multiple"),
-    (dict(model=dict(dim_mult=[1, 2, 2], scale_factor_spatial=4)), "temperal_downsample of that length"),
-    (dict(model=dict(temperal_downsample=[True, True, True], scale_factor_temporal=8)), "chunks of 4 frames"),
-    (dict(model=dict(temperal_downsample=[False, False, True], scale_factor_temporal=4)),
-     "need scale_factor_temporal 2"),
+    (dict(crop=10), "crop must be a multiple"),
+    (dict(model=dict(dim_mult=[1, 2, 2, 2], temperal_downsample=[True, True], scale_factor_spatial=8)),
+     "temperal_downsample of that length"),
+    (dict(model=dict(dim_mult=[1, 2, 2, 2], temperal_downsample=[True, True, True], scale_factor_spatial=8,
+                     scale_factor_temporal=8)), "chunks of 4 frames"),
+    (dict(model=dict(dim_mult=[1, 2, 2], temperal_downsample=[False, True], scale_factor_spatial=4,
+                     scale_factor_temporal=4)), "need scale_factor_temporal 2"),
     (dict(sources="exo"), "sources must be"),
 ])
 def test_vae_config_errors_name_the_setting(tiny_synth, tmp_path, vae, match):

@@ -152,3 +152,19 @@ def test_learning_rate_schedule_is_warmup_then_step_decay():
     assert lr_factor({"warmup_steps": 0, "lr_decay": []})(0) == 1.0
     with pytest.raises(ValueError, match="lr_decay must be a list of"):
         lr_factor({"warmup_steps": 0, "lr_decay": [5]})
+
+
+def test_set_overrides_config_entries_and_bad_ones_are_usage_errors(capsys):
+    """--set KEY=VALUE: dotted keys, YAML values, recorded in the resolved config; a bad one exits 2."""
+    import json
+
+    cfg = str(CONFIG_DIR / "exo2egosyn.yaml")
+    assert main(["train", "--config", cfg, "--print-config", "--set", "train.steps=3000",
+                 "--set", "adapters.stage1_steps=1200", "--set", "data.n_clips=null"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert resolved["train"]["steps"] == 3000 and resolved["adapters"]["stage1_steps"] == 1200
+    assert resolved["data"]["n_clips"] is None and resolved["train"]["batch_size"] == 4  # the rest from the file
+    for bad, why in (("train.steps", "KEY=VALUE"), ("nope.x=1", "unknown config key"),
+                     ("train.steps.x=1", "not a section")):
+        assert main(["train", "--config", cfg, "--print-config", "--set", bad]) == 2
+        assert why in capsys.readouterr().err
