@@ -92,6 +92,11 @@ def ablation_numbers(run_dirs, *, reference: str = DEFAULT_REFERENCE, n_boot: in
     tables = collect_runs([folder for folder, _ in runs])
     columns = {c for per in tables.values() for df in per.values() for c in df.columns}
     metrics = [m for m in metrics_of([r for _, r in runs], per_clip_only=True) if m in columns]
+    if reference in tables and len(tables) > 1:
+        # the figure reads every method against the reference: a metric the reference was not scored with (e.g.
+        # runs made before the metric existed) would be a panel of bars without a single paired difference
+        ref_columns = {c for df in tables[reference].values() for c in df.columns}
+        metrics = [m for m in metrics if m in ref_columns] or metrics
     if not metrics:
         raise UsageError(f"no per-clip scores in the runs ({', '.join(str(f) for f, _ in runs)}): the ablation "
                          "figure needs per_clip.csv columns of metrics scored per clip")
