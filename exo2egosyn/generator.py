@@ -129,7 +129,8 @@ class _WanBackedGenerator(Generator):
     def __init__(self, backbone: str = "tiny", checkpoint: str | None = None, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, device: str = "auto", dtype: str | None = None,
                  negative_prompt: str = "", max_sequence_length: int | None = None, max_area: int | None = None,
-                 offload: str | None = None, max_exo_area: int | None = None, threads: int | None = None):
+                 offload: str | None = None, max_exo_area: int | None = None, threads: int | None = None,
+                 vae_slicing: bool | None = None, vae_tiling: bool = False):
         _check_settings(num_inference_steps, guidance_scale, max_sequence_length, max_area, dtype, offload)
         _check_count("max_exo_area", max_exo_area, "pixels of a working exo frame")
         _check_count("threads", threads, "torch threads while generating")
@@ -148,6 +149,8 @@ class _WanBackedGenerator(Generator):
         self.offload = offload
         self.checkpoint = self._resolve_checkpoint(checkpoint)
         self.threads = threads
+        self.vae_slicing = vae_slicing
+        self.vae_tiling = bool(vae_tiling)
         self._pipe = None
         self._sha = None
 
@@ -188,6 +191,19 @@ class _WanBackedGenerator(Generator):
         if self.threads is not None:
             return int(self.threads)
         return 1 if self.is_tiny and self.device == "cpu" else None
+
+    @property
+    def use_vae_slicing(self) -> bool:
+        """Encode (and decode) one video of a batch at a time (diffusers' ``AutoencoderKLWan.enable_slicing``):
+        the exo views of a clip go through the VAE one by one instead of all at once, so the VAE's activations
+        are those of one view (the conditioning's peak memory). ``vae_slicing`` when given; by default on for a
+        real backbone on CUDA, off for the tiny model (whose four views fit easily and run faster together).
+        The latents are those of the batched call up to float rounding (tested), so, like ``threads``, it is not
+        part of :meth:`config`; ``vae_tiling`` (diffusers' spatial tiles, for frames too large for one pass)
+        is, because tiles blend at their seams and change the latents."""
+        if self.vae_slicing is not None:
+            return bool(self.vae_slicing)
+        return not self.is_tiny and self.device.startswith("cuda")
 
     def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
         """The ego video ``(T, H, W, 3)`` uint8 for ``inputs``, with :attr:`generation_threads` torch threads."""
@@ -236,6 +252,10 @@ class _WanBackedGenerator(Generator):
 
     def _place(self, pipe):
         pipe.set_progress_bar_config(disable=True)
+        if self.use_vae_slicing:
+            pipe.vae.enable_slicing()
+        if self.vae_tiling:
+            pipe.vae.enable_tiling()
         if self.offload == "model":
             pipe.enable_model_cpu_offload(device=self.device)
         elif self.offload == "sequential":
@@ -288,6 +308,7 @@ class _WanBackedGenerator(Generator):
             "device": self.device,
             "dtype": str(self.torch_dtype).replace("torch.", ""),
             "offload": self.offload,
+            **({"vae_tiling": True} if self.vae_tiling else {}),  # only when on: older results stay comparable
         }
 
     # -- sizes and conversions
@@ -317,7 +338,7 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
                  guidance_scale: float | None = None, device: str = "auto", dtype: str | None = None,
                  negative_prompt: str = "", max_sequence_length: int | None = None, max_area: int | None = None,
                  offload: str | None = None, module_seed: int = 0, max_exo_area: int | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, vae_slicing: bool | None = None, vae_tiling: bool = False):
         self.use_align = bool(use_align)
         self.use_multiexocon = bool(use_multiexocon)
         self.use_poseinj = bool(use_poseinj)
@@ -325,7 +346,7 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
             raise UsageError(f"module_seed (--method-arg module_seed=N) must be an integer, got {module_seed!r}")
         self.module_seed = int(module_seed)
         super().__init__(backbone, checkpoint, num_inference_steps, guidance_scale, device, dtype, negative_prompt,
-                         max_sequence_length, max_area, offload, max_exo_area, threads)
+                         max_sequence_length, max_area, offload, max_exo_area, threads, vae_slicing, vae_tiling)
 
     def _default_checkpoint_name(self) -> str:
         return method_name(self.use_align, self.use_multiexocon, self.use_poseinj)

@@ -233,3 +233,32 @@ def test_a_backbone_folder_is_hashed_into_the_results_even_when_named_tiny_somet
     with open(weights[0], "ab") as f:  # other bytes in one weight file: another hash
         f.write(b"\0")
     assert Exo2EgoSynGenerator(backbone=str(folder)).checkpoint_sha256() != g.checkpoint_sha256()
+
+
+def test_exo_views_through_the_vae_one_at_a_time_give_the_batched_latents():
+    """vae_slicing (diffusers' enable_slicing): the exo views go through the VAE one by one, which bounds the
+    conditioning's activation memory by one view, and the latents are the batched ones up to float rounding."""
+    import torch
+
+    from benchmark.registry import parse_method_args
+    from exo2egosyn.configs import build_tiny_components
+    from exo2egosyn.pipeline import Exo2EgoSynPipeline
+
+    comps = build_tiny_components(seed=0)
+    pipe = Exo2EgoSynPipeline(**comps)
+    views = torch.rand(4, 3, 9, 64, 96, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    batched = pipe.encode_video(views, device="cpu")
+    pipe.vae.enable_slicing()
+    one_by_one = pipe.encode_video(views, device="cpu")
+    torch.testing.assert_close(one_by_one, batched, rtol=0, atol=1e-5)
+    assert parse_method_args("exo2egosyn", ["vae_slicing=true", "vae_tiling=false"]) == {
+        "vae_slicing": True, "vae_tiling": False}
+
+
+def test_vae_slicing_is_on_by_default_only_for_a_real_backbone_on_cuda(tmp_path):
+    tiny = Exo2EgoSynGenerator(device="cpu")
+    assert tiny.use_vae_slicing is False and "vae_tiling" not in tiny.config()
+    assert Exo2EgoSynGenerator(device="cpu", vae_slicing=True).use_vae_slicing is True
+    assert Exo2EgoSynGenerator(backbone=str(tmp_path), device="cuda").use_vae_slicing is True
+    assert Exo2EgoSynGenerator(backbone=str(tmp_path), device="cuda", vae_slicing=False).use_vae_slicing is False
+    assert Exo2EgoSynGenerator(device="cpu", vae_tiling=True).config()["vae_tiling"] is True
