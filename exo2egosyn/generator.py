@@ -338,8 +338,13 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
                  guidance_scale: float | None = None, device: str = "auto", dtype: str | None = None,
                  negative_prompt: str = "", max_sequence_length: int | None = None, max_area: int | None = None,
                  offload: str | None = None, module_seed: int = 0, max_exo_area: int | None = None,
-                 threads: int | None = None, vae_slicing: bool | None = None, vae_tiling: bool = False):
+                 threads: int | None = None, vae_slicing: bool | None = None, vae_tiling: bool = False,
+                 exo_latent_cache: str | None = None):
         self.use_align = bool(use_align)
+        # on-disk cache of the exo views' latents (a folder, "auto" = <benchmark cache>/exo-latents, None = off):
+        # the ablations and reruns encode the same exo videos with the same VAE; a hit is the stored latents bit
+        # for bit, so it changes no number and is not part of config()
+        self.exo_latent_cache = exo_latent_cache
         self.use_multiexocon = bool(use_multiexocon)
         self.use_poseinj = bool(use_poseinj)
         if isinstance(module_seed, bool) or not isinstance(module_seed, (int, np.integer)):
@@ -380,7 +385,18 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
     def pipeline(self):
         if self._pipe is None:
             self._pipe = self._place(self._build_pipeline())
+            self._pipe.exo_latent_cache = self.exo_latent_cache_dir
         return self._pipe
+
+    @property
+    def exo_latent_cache_dir(self) -> str | None:
+        if self.exo_latent_cache in (None, "", "none", "off"):
+            return None
+        if self.exo_latent_cache == "auto":
+            from benchmark.data.loading import default_cache_dir
+
+            return str(default_cache_dir() / "exo-latents")
+        return str(Path(self.exo_latent_cache).expanduser())
 
     def _build_pipeline(self):
         from .configs import build_modules

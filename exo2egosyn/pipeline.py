@@ -24,9 +24,12 @@ the output equals vanilla ``WanImageToVideoPipeline(expand_timesteps=True)`` for
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -168,6 +171,9 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         self.vae_scale_factor_temporal = self.vae.config.scale_factor_temporal if getattr(self, "vae", None) else 4
         self.vae_scale_factor_spatial = self.vae.config.scale_factor_spatial if getattr(self, "vae", None) else 8
         self.video_processor = VideoProcessor(vae_scale_factor=self.vae_scale_factor_spatial)
+        #: folder of the on-disk exo-latent cache (None: off); see :meth:`encode_exo_views`
+        self.exo_latent_cache = None
+        self._vae_identity = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -363,6 +369,44 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         mean, inv_std = self._latent_norm(device, dtype)
         return (z - mean) * inv_std
 
+    def vae_identity(self) -> str:
+        """sha256 over the VAE's config and parameter bytes (computed once): the exo-latent cache's key part that
+        says which encoder made a latent."""
+        if self._vae_identity is None:
+            h = hashlib.sha256(json.dumps(self.vae.config, sort_keys=True, default=str).encode())
+            for name, tensor in sorted(self.vae.state_dict().items()):
+                h.update(name.encode())
+                h.update(str(tensor.dtype).encode())
+                h.update(tensor.detach().contiguous().cpu().view(torch.uint8).numpy().tobytes())
+            self._vae_identity = h.hexdigest()
+        return self._vae_identity
+
+    def encode_exo_views(self, clips: torch.Tensor, device=None) -> torch.Tensor:
+        """:meth:`encode_video` of the exo views ``(N, 3, T, H, W)``, through the on-disk cache when
+        :attr:`exo_latent_cache` is a folder.
+
+        Every method that encodes the same exo videos with the same VAE gets the same latents (the ablations, a
+        rerun, another seed), so they are stored once per clip under a content key: sha256 of the exact VAE input
+        (values, shape, dtype) and of :meth:`vae_identity`. A hit returns the stored latents bit for bit; a miss
+        encodes and writes atomically (a half-written file is never read).
+        """
+        if self.exo_latent_cache is None:
+            return self.encode_video(clips, device=device)
+        device = device or self._execution_device
+        x = clips.detach().to(device="cpu", dtype=self.vae.dtype).contiguous()
+        h = hashlib.sha256(self.vae_identity().encode())
+        h.update(json.dumps([list(x.shape), str(x.dtype)]).encode())
+        h.update(x.view(torch.uint8).numpy().tobytes() if x.dtype == torch.bfloat16 else x.numpy().tobytes())
+        path = Path(self.exo_latent_cache) / f"exo-{h.hexdigest()[:32]}.pt"
+        if path.is_file():
+            return torch.load(path, weights_only=True).to(device=device)
+        latents = self.encode_video(clips, device=device)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save(latents.detach().cpu(), tmp)
+        os.replace(tmp, path)
+        return latents
+
     # ------------------------------------------------------------------ 5. conditions
     @staticmethod
     def _as_batched_geometry(exo_K, exo_T_world_cam, ego_K, ego_T_world_cam, num_frames):
@@ -425,7 +469,7 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
                                                                                num_latent_frames)
             n_frames = (n_lat - 1) * tf + 1
             clips = exo_video[:, :, :, :n_frames].flatten(0, 1)  # (B V, 3, n, He, We)
-            exo_latents = self.encode_video(clips, device=device).unflatten(0, (B, V))
+            exo_latents = self.encode_exo_views(clips, device=device).unflatten(0, (B, V))
             hx, wx = exo_latents.shape[-2:]
             rays_exo = geometry.exo_rays_in_ego_frame(exo_K64, exo_T64[:, :, :n_frames], ego_T64[:, :n_frames], hx,
                                                       wx, image_size=(He, We))

@@ -181,3 +181,25 @@ def test_from_wan_pretrained_loads_a_diffusers_format_wan_folder(comps, clip, tm
     out = pipe(prompt="a person", num_inference_steps=1, guidance_scale=1.0, max_sequence_length=16,
                generator=torch.Generator().manual_seed(0), **_exo_kwargs(clip)).frames
     assert out.shape == (1, 17, 64, 64, 3)
+
+
+def test_exo_latent_cache_returns_the_stored_latents_and_keys_on_content_and_vae(comps, tmp_path):
+    """Second encoding of the same exo views is a cache hit (no VAE call) with the same latents; other views or
+    another VAE miss."""
+    pipe = _pipe(comps)
+    pipe.exo_latent_cache = str(tmp_path)
+    calls = []
+    encode = pipe.encode_video
+    pipe.encode_video = lambda *a, **k: calls.append(1) or encode(*a, **k)
+    views = torch.rand(2, 3, 5, 64, 96, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    first = pipe.encode_exo_views(views, device="cpu")
+    again = pipe.encode_exo_views(views.clone(), device="cpu")
+    assert len(calls) == 1 and torch.equal(first, again) and len(list(tmp_path.glob("exo-*.pt"))) == 1
+    torch.testing.assert_close(first, encode(views, device="cpu"), rtol=0, atol=0)
+    pipe.encode_exo_views(views.flip(0), device="cpu")  # other content: a miss
+    assert len(calls) == 2
+    with torch.no_grad():
+        next(pipe.vae.parameters()).add_(1e-3)
+    pipe._vae_identity = None  # another VAE (weights changed): a miss
+    pipe.encode_exo_views(views, device="cpu")
+    assert len(calls) == 3 and len(list(tmp_path.glob("exo-*.pt"))) == 3
