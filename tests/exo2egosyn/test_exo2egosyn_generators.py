@@ -272,3 +272,25 @@ def test_generator_with_an_exo_latent_cache_makes_the_same_video(tmp_path):
     assert np.array_equal(cached.generate(x, seed=0), plain)  # miss: encoded and stored
     assert np.array_equal(cached.generate(x, seed=0), plain)  # hit
     assert len(list(tmp_path.glob("exo-*.pt"))) == 1 and "exo_latent_cache" not in cached.config()
+
+
+def test_first_block_cache_halves_the_full_transformer_evaluations_and_bad_settings_are_usage_errors():
+    """cache=auto (First Block Cache at 0.3): the last transformer block runs in at most half of the 12 steps;
+    the video stays close to the uncached one; cache=none is the uncached video exactly."""
+    from benchmark.errors import UsageError
+    from exo2egosyn.generator import parse_cache
+
+    x = synthetic_inputs(num_views=4, num_frames=17, seed=1)
+    videos, calls = {}, {}
+    for cache in ("none", "auto"):
+        g = Exo2EgoSynGenerator(cache=cache)
+        n = [0]
+        g.pipeline.transformer.blocks[-1].attn1.register_forward_hook(lambda *a, n=n: n.__setitem__(0, n[0] + 1))
+        videos[cache], calls[cache] = g.generate(x, seed=0).astype(int), n[0]
+    assert calls["none"] == 12 and calls["auto"] <= 6
+    assert np.abs(videos["auto"] - videos["none"]).mean() < 2.0  # levels of 255
+    assert parse_cache("auto") == ("first-block", 0.3) and parse_cache("none") is None
+    assert Exo2EgoSynGenerator(cache="first-block:0.2").config()["cache"] == "first-block:0.2"
+    for bad in ("taylorseer", "first-block:x", "first-block:-1"):
+        with pytest.raises(UsageError, match="cache"):
+            parse_cache(bad)
