@@ -155,6 +155,7 @@ def render_ablation(root, *, reference: str = "exo2egosyn", metrics=DEFAULT_METR
         lines += [f"## Paired: {reference} minus each other method (per clip, seed-averaged)", "",
                   "| other method | metric | mean difference [95% CI] | reference better on | Wilcoxon p | n |",
                   "| --- | --- | --- | --- | --- | --- |"]
+        paired_metrics = set()
         for name in order:
             if name == reference:
                 continue
@@ -163,13 +164,15 @@ def render_ablation(root, *, reference: str = "exo2egosyn", metrics=DEFAULT_METR
                                       n_boot=n_boot, seed=seed, higher_is_better=entries[m].higher_is_better is not False)
                 if not r["n"]:
                     continue
+                paired_metrics.add(m)
                 p = "n/a" if r["p_wilcoxon"] is None else f"{r['p_wilcoxon']:.2g}"
                 diff = [_fmt(m, x, extra=1, sign=True) for x in (r["mean"], *r["ci95"])]
                 lines.append(f"| {name} | {entries[m].label} | {diff[0]} [{diff[1]}, {diff[2]}] | "
                              f"{100 * r['wins']:.0f}% | {p} | {r['n']} |")
-        # the metrics the table shows (a requested metric no run scored, such as LPIPS without weights, is left out)
-        lines += ["", _direction_sentence([entries[m] for m in metrics if not catalog.is_set_metric(m)], reference),
-                  ""]
+        # the metrics of the paired rows (a metric no run scored, such as LPIPS without weights, or one the reference
+        # was not scored with, has none)
+        lines += ["", _direction_sentence([entries[m] for m in metrics if m in paired_metrics
+                                           and not catalog.is_set_metric(m)], reference), ""]
     return "\n".join(lines)
 
 

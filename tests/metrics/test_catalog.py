@@ -246,7 +246,7 @@ def test_the_ablation_takes_labels_and_decimals_from_the_catalogue(monkeypatch):
     assert re.fullmatch(r"\d+\.\d{5}", row[1]) and re.fullmatch(r"\d\.\d{3}", row[4])  # SSIM keeps 3
     paired = next(line for line in text.splitlines() if line.startswith("| exo-copy | Peak SNR |"))
     assert re.search(r"\| \+\d+\.\d{6} \[\+\d+\.\d{6}, \+\d+\.\d{6}\] \|", paired)
-    # only the metrics the table shows (the committed runs have no LPIPS / CLIP-I / ego-motion scores)
+    # only the metrics of the paired rows (exo2egosyn's committed runs have no LPIPS / CLIP-I / ego-motion scores)
     assert "Positive Peak SNR / SSIM differences mean exo2egosyn is better." in text
 
 
