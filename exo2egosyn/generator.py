@@ -116,10 +116,10 @@ def _check_settings(num_inference_steps, guidance_scale, max_sequence_length, ma
                          f"got {offload!r}")
 
 
-#: step caches from diffusers (``transformer.enable_cache``): name -> (config class, its numeric argument, default)
+#: step caches from diffusers (``transformer.enable_cache``): name -> (its numeric argument, default)
 #: (TaylorSeer with diffusers' default module patterns hooked nothing of the WAN transformer here: same video, same
 #: block calls, so it is not offered until its patterns are set for WAN and measured)
-CACHE_CHOICES = {"first-block": ("FirstBlockCacheConfig", "threshold", 0.05)}
+CACHE_CHOICES = {"first-block": ("threshold", 0.05)}
 #: ``cache=auto``. Measured with the shipped tiny model on the 32 synthetic test clips (12 steps): threshold 0.3
 #: runs the last transformer block 4.75 times of 12 per clip (2.5x fewer) at a PSNR change of +0.001
 #: [-0.013, +0.014] dB and SSIM +0.0045 per clip (paired, against the committed reference run); 0.2: 6.9 of 12,
@@ -138,8 +138,8 @@ def parse_cache(cache: str | None):
     name, _, value = text.partition(":")
     if name not in CACHE_CHOICES:
         raise UsageError(f"cache (--method-arg cache=NAME[:VALUE]) must be none, auto, "
-                         f"{', '.join(f'{n}[:{a}]' for n, (_, a, _) in CACHE_CHOICES.items())}; got {cache!r}")
-    _, arg, default = CACHE_CHOICES[name]
+                         f"{', '.join(f'{n}[:{a}]' for n, (a, _) in CACHE_CHOICES.items())}; got {cache!r}")
+    arg, default = CACHE_CHOICES[name]
     try:
         number = type(default)(value) if value else default
     except ValueError:

@@ -396,15 +396,15 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         x = clips.detach().to(device="cpu", dtype=self.vae.dtype).contiguous()
         h = hashlib.sha256(self.vae_identity().encode())
         h.update(json.dumps([list(x.shape), str(x.dtype)]).encode())
-        h.update(x.view(torch.uint8).numpy().tobytes() if x.dtype == torch.bfloat16 else x.numpy().tobytes())
+        h.update(x.view(torch.uint8).numpy().tobytes())  # raw bytes, whatever the dtype (numpy has no bfloat16)
         path = Path(self.exo_latent_cache) / f"exo-{h.hexdigest()[:32]}.pt"
         if path.is_file():
             return torch.load(path, weights_only=True).to(device=device)
         latents = self.encode_video(clips, device=device)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(latents.detach().cpu(), tmp)
-        os.replace(tmp, path)
+        from benchmark.atomic import atomic_path
+
+        with atomic_path(path, fsync=False) as tmp:  # a cache: a lost entry is only recomputed
+            torch.save(latents.detach().cpu(), tmp)
         return latents
 
     # ------------------------------------------------------------------ 5. conditions
