@@ -28,7 +28,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from exo2egosyn import geometry  # noqa: E402
 from exo2egosyn.configs import (CPU_MEDIUM_TRANSFORMER, RESOLUTIONS, TI2V_5B_TRANSFORMER,  # noqa: E402
                                 TI2V_5B_VAE_FACTS, build_modules, build_tiny_components)
 from exo2egosyn.pipeline import Exo2EgoSynPipeline, patch_embedding_addition, video_to_tensor  # noqa: E402
@@ -106,16 +105,9 @@ def bench_cpu_config(name, transformer_config, reps, views=(1, 2, 4)):
             t0 = time.perf_counter()
             cond = pipe.prepare_conditions(1, res["height"], res["width"], res["num_frames"], device, **geo)
             per_clip = time.perf_counter() - t0
-            # inputs of the two modules, to time them per step in the "uncached" variant
-            s, tf = pipe.vae_scale_factor_spatial, pipe.vae_scale_factor_temporal
-            hl, wl = res["height"] // s, res["width"] // s
-            exo_K, exo_T, ego_K, ego_T = pipe._as_batched_geometry(clip.exo_K, clip.exo_T_world_cam, clip.ego_K,
-                                                                   clip.ego_T_world_cam, res["num_frames"])
-            hx, wx = cond.exo_latents.shape[-2:]
-            rays_exo = geometry.pack_to_latent_frames(geometry.exo_rays_in_ego_frame(
-                exo_K, exo_T, ego_T, hx, wx, image_size=(res["exo_height"], res["exo_width"])), tf).float()
-            rays_ego = geometry.pack_to_latent_frames(geometry.ego_rays_in_exo_frames(
-                ego_K, ego_T, exo_T, hl, wl, image_size=(res["height"], res["width"])), tf).float()
+            # inputs of the two modules (what prepare_conditions built), to time them per step in "uncached"
+            hl, wl = res["height"] // pipe.vae_scale_factor_spatial, res["width"] // pipe.vae_scale_factor_spatial
+            rays_exo, rays_ego = cond.exo.rays_exo, cond.exo.rays_ego
 
         tr = pipe.transformer
 

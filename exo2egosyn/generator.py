@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import cameras
 from benchmark.errors import UsageError
 from benchmark.generator import Generator
 from benchmark.schema import ExoEgoInputs
 from benchmark.video_ops import resize_video
+
+from .conditioning import working_size  # noqa: F401  (public here too)
 
 CHECKPOINT_ROOT = Path(__file__).resolve().parent / "checkpoints"
 TINY_BACKBONE_DIR = CHECKPOINT_ROOT / "tiny-wan"
@@ -55,17 +56,6 @@ def method_name(use_align: bool, use_multiexocon: bool, use_poseinj: bool) -> st
     return "exo2egosyn" if not off else "exo2egosyn-no-" + "-no-".join(off)
 
 
-def working_size(height: int, width: int, multiple: int, max_area: int | None = None) -> tuple:
-    """(h, w) multiples of ``multiple`` closest to the input's aspect; scaled to ``max_area`` when given."""
-    if max_area is not None:
-        scale = (max_area / (height * width)) ** 0.5
-        height, width = height * scale, width * scale
-    def snap(x):
-        return max(multiple, int(round(x / multiple)) * multiple)
-
-    return snap(height), snap(width)
-
-
 def sha256_of_files(paths) -> str | None:
     """sha256 over the (sorted) files' names and bytes; None when there are none."""
     paths = sorted(str(p) for p in paths)
@@ -78,15 +68,6 @@ def sha256_of_files(paths) -> str | None:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
-
-
-def _pad_frames(x: np.ndarray, n: int, axis: int) -> np.ndarray:
-    """Repeat the last frame along ``axis`` up to ``n`` frames (or cut to ``n``)."""
-    t = x.shape[axis]
-    if t >= n:
-        return np.take(x, np.arange(n), axis=axis)
-    idx = np.concatenate([np.arange(t), np.full(n - t, t - 1)])
-    return np.take(x, idx, axis=axis)
 
 
 def _check_count(name: str, value, what: str) -> None:
@@ -369,11 +350,14 @@ class _WanBackedGenerator(Generator):
 
     # -- sizes and conversions
     def _sizes(self, pipe, inputs: ExoEgoInputs):
-        mult = pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
-        h, w = working_size(inputs.ego_height, inputs.ego_width, mult, self.max_area)
-        tf = pipe.vae_scale_factor_temporal
-        n = ((max(inputs.num_frames, 1) - 1 + tf - 1) // tf) * tf + 1  # smallest tf k + 1 >= T
-        return h, w, n
+        """The clip's :class:`~exo2egosyn.conditioning.GenerationSizes` under this generator's area caps."""
+        from .conditioning import generation_sizes
+
+        return generation_sizes((inputs.ego_height, inputs.ego_width), inputs.exo_video.shape[2:4],
+                                inputs.num_frames, spatial_factor=pipe.vae_scale_factor_spatial,
+                                patch_size=pipe.transformer.config.patch_size,
+                                temporal_factor=pipe.vae_scale_factor_temporal, max_area=self.max_area,
+                                max_exo_area=self.max_exo_area)
 
     def _to_output(self, frames: np.ndarray, inputs: ExoEgoInputs) -> np.ndarray:
         """float [0, 1] (T', h, w, 3) -> uint8 (T, H, W, 3) at the clip's ego resolution."""
@@ -493,26 +477,19 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
     def _generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
         import PIL.Image
 
-        from .pipeline import video_to_tensor
+        from .conditioning import clip_inputs
 
         pipe = self.pipeline
-        h, w, n = self._sizes(pipe, inputs)
-        mult_exo = pipe.vae_scale_factor_spatial
-        He, We = inputs.exo_video.shape[2:4]
-        he, we = working_size(He, We, mult_exo, self.max_exo_area)
-        exo = resize_video(_pad_frames(inputs.exo_video, n, axis=1), he, we)  # (V, n, he, we, 3)
-        exo_K = cameras.scale_intrinsics(np.asarray(inputs.exo_K, dtype=np.float64), we / We, he / He)
-        exo_T = _pad_frames(inputs.exo_T_world_cam_per_frame(), n, axis=1)
-        ego_K = cameras.scale_intrinsics(np.asarray(inputs.ego_K, dtype=np.float64), w / inputs.ego_width,
-                                         h / inputs.ego_height)
-        ego_T = _pad_frames(np.asarray(inputs.ego_T_world_cam), n, axis=0)
+        sizes = self._sizes(pipe, inputs)
+        h, w, n = sizes.height, sizes.width, sizes.num_frames
+        clip = clip_inputs(inputs, sizes)  # the function training builds its inputs with
         image = None
         if inputs.track == "first-frame" and inputs.ego_first_frame is not None:
             image = PIL.Image.fromarray(resize_video(inputs.ego_first_frame, h, w))
         out = pipe(prompt=inputs.text or "", negative_prompt=self.negative_prompt or None,
-                   exo_video=video_to_tensor(exo)[None], exo_K=exo_K[None], exo_T_world_cam=exo_T[None],
-                   ego_K=ego_K[None], ego_T_world_cam=ego_T[None], image=image, height=h, width=w, num_frames=n,
-                   num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
+                   exo_video=clip.exo_video, exo_K=clip.exo_K, exo_T_world_cam=clip.exo_T_world_cam,
+                   ego_K=clip.ego_K, ego_T_world_cam=clip.ego_T_world_cam, image=image, height=h, width=w,
+                   num_frames=n, num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
                    generator=self._seeded(seed), max_sequence_length=self.max_sequence_length, output_type="np")
         return self._to_output(out.frames[0], inputs)
 
@@ -548,7 +525,8 @@ class WanTI2VGenerator(_WanBackedGenerator):
         import PIL.Image
 
         pipe = self.pipeline
-        h, w, n = self._sizes(pipe, inputs)
+        sizes = self._sizes(pipe, inputs)
+        h, w, n = sizes.height, sizes.width, sizes.num_frames
         if inputs.track == "first-frame" and inputs.ego_first_frame is not None:
             frame = inputs.ego_first_frame
         else:

@@ -35,7 +35,6 @@ from typing import Any, Callable
 import numpy as np
 import regex as re
 import torch
-import torch.nn.functional as F
 from diffusers import AutoencoderKLWan, WanTransformer3DModel
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.pipelines.wan.pipeline_output import WanPipelineOutput
@@ -45,8 +44,9 @@ from diffusers.video_processor import VideoProcessor
 
 from benchmark.errors import UsageError
 
-from . import geometry
-from .align import EgoExoAlign, closest_view
+from . import conditioning
+from .align import EgoExoAlign
+from .conditioning import video_to_tensor  # noqa: F401  (public here too)
 from .multiexocon import MultiExoCon
 from .poseinj import PoseInj
 
@@ -92,7 +92,9 @@ class Exo2EgoSynConditions:
 
     condition (B, C, 1, h, w) first-frame latent; first_frame_mask (1, 1, T', h, w) (0 on latent frame 0);
     injection (B, inner, T', H', W') or None; base_view (B,) closest exo view or None;
-    exo_latents (B, V, C, T', hx, wx) or None; first_frame_source: "image" | "latent" | "align" | "closest-exo".
+    exo_latents (B, V, C, T', hx, wx) or None; first_frame_source: "image" | "latent" | "align" | "closest-exo";
+    exo: the whole :class:`~exo2egosyn.conditioning.ExoConditioning` (rays, view mask), or None when nothing needed
+    the exo views.
     """
 
     condition: torch.Tensor
@@ -101,12 +103,7 @@ class Exo2EgoSynConditions:
     base_view: torch.Tensor | None = None
     exo_latents: torch.Tensor | None = None
     first_frame_source: str = "image"
-
-
-def video_to_tensor(video: np.ndarray) -> torch.Tensor:
-    """uint8 (..., T, H, W, 3) -> float32 (..., 3, T, H, W) in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(video)).float().div(127.5).sub(1.0)
-    return x.movedim(-1, -4)
+    exo: conditioning.ExoConditioning | None = None
 
 
 # Weights are read only from safetensors files: a pickled checkpoint (.bin / .pt) can run code when loaded,
@@ -354,20 +351,9 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
             return randn_tensor(shape, generator=generator, device=device, dtype=dtype)
         return latents.to(device=device, dtype=dtype)
 
-    def _latent_norm(self, device, dtype):
-        z = self.vae.config.z_dim
-        mean = torch.tensor(self.vae.config.latents_mean).view(1, z, 1, 1, 1).to(device, dtype)
-        inv_std = 1.0 / torch.tensor(self.vae.config.latents_std).view(1, z, 1, 1, 1).to(device, dtype)
-        return mean, inv_std
-
-    @torch.no_grad()
     def encode_video(self, video: torch.Tensor, device=None, dtype=torch.float32) -> torch.Tensor:
-        """Normalized WAN latents ``(mode(E(x)) - mean) / std`` of videos (N, 3, T, H, W) in [-1, 1]."""
-        device = device or self._execution_device
-        video = video.to(device=get_module_execution_device(self.vae), dtype=self.vae.dtype)
-        z = self.vae.encode(video).latent_dist.mode().to(device=device, dtype=dtype)
-        mean, inv_std = self._latent_norm(device, dtype)
-        return (z - mean) * inv_std
+        """Normalized WAN latents of videos (N, 3, T, H, W) in [-1, 1]: :func:`conditioning.encode_normalized`."""
+        return conditioning.encode_normalized(self.vae, video, device=device or self._execution_device, dtype=dtype)
 
     def vae_identity(self) -> str:
         """sha256 over the VAE's config and parameter bytes (computed once): the exo-latent cache's key part that
@@ -408,72 +394,41 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         return latents
 
     # ------------------------------------------------------------------ 5. conditions
-    @staticmethod
-    def _as_batched_geometry(exo_K, exo_T_world_cam, ego_K, ego_T_world_cam, num_frames):
-        """float64 CPU tensors: exo_K (B, V, 3, 3), exo_T (B, V, T, 4, 4), ego_K (B, 3, 3), ego_T (B, T, 4, 4).
-
-        Batched-ness is read from ``ego_T_world_cam``: (T, 4, 4) means one clip, (B, T, 4, 4) a batch.
-        """
-        def t64(x):
-            return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x.detach().cpu(),
-                                   dtype=torch.float64)
-
-        exo_K, exo_T, ego_K, ego_T = map(t64, (exo_K, exo_T_world_cam, ego_K, ego_T_world_cam))
-        if ego_T.ndim == 3:
-            exo_K, exo_T, ego_K, ego_T = exo_K[None], exo_T[None], ego_K[None], ego_T[None]
-        B, T = ego_T.shape[:2]
-        if exo_T.ndim == 4:  # static exo cameras
-            exo_T = exo_T[:, :, None].expand(B, exo_T.shape[1], T, 4, 4)
-        if T != num_frames:
-            raise ValueError(f"ego_T_world_cam has {T} frames, expected num_frames={num_frames}")
-        return exo_K, exo_T, ego_K, ego_T
-
     def prepare_conditions(self, batch_size, height, width, num_frames, device, image=None, first_frame_latent=None,
                            exo_video=None, exo_K=None, exo_T_world_cam=None, ego_K=None, ego_T_world_cam=None,
                            view_mask=None, ego_image_size=None) -> Exo2EgoSynConditions:
-        """First-frame condition latent, first-frame mask and the additive token injection (see module doc)."""
+        """First-frame condition latent, first-frame mask and the additive token injection (see module doc).
+
+        The exo latents and ray maps come from :func:`exo2egosyn.conditioning.exo_conditioning`, the function
+        training builds its inputs with.
+        """
         dtype = torch.float32
         tf = self.vae_scale_factor_temporal
         s = self.vae_scale_factor_spatial
         num_latent_frames = (num_frames - 1) // tf + 1
         h, w = height // s, width // s
-        first_frame_mask = torch.ones(1, 1, num_latent_frames, h, w, dtype=dtype, device=device)
-        first_frame_mask[:, :, 0] = 0
+        first_frame_mask = conditioning.first_frame_mask(num_latent_frames, h, w, device=device, dtype=dtype)
 
         use_align = self.align is not None and image is None and first_frame_latent is None
         needs_geometry = use_align or self.multiexocon is not None or self.poseinj is not None or (
             image is None and first_frame_latent is None)
-        rays_exo = base_view = view_mask_d = T_ego_exo0 = None
+        exo = None
         if needs_geometry:
             if isinstance(exo_video, np.ndarray):
                 exo_video = video_to_tensor(exo_video)
+            exo_video = exo_video.to(device=device, dtype=torch.float32)  # (B, V, 3, T, He, We)
             if exo_video.ndim == 5:
                 exo_video = exo_video[None]
-            exo_video = exo_video.to(device=device, dtype=torch.float32)  # (B, V, 3, T, He, We)
-            B, V = exo_video.shape[:2]
-            He, We = exo_video.shape[-2:]
-            exo_K64, exo_T64, ego_K64, ego_T64 = self._as_batched_geometry(exo_K, exo_T_world_cam, ego_K,
-                                                                           ego_T_world_cam, num_frames)
-            view_mask_d = (torch.ones(B, V, dtype=torch.bool) if view_mask is None
-                           else torch.as_tensor(view_mask, dtype=torch.bool).reshape(B, V)).to(device)
-            T_ego_exo0 = geometry.relative_pose(ego_T64[:, None, 0], exo_T64[:, :, 0])  # (B, V, 4, 4)
-            base_view = closest_view(T_ego_exo0, view_mask_d.cpu()).to(device)
-            ego_size = tuple(ego_image_size) if ego_image_size is not None else (height, width)
-            hx, wx = He // s, We // s
-
-        # exo latents: whole videos for MultiExoCon; only the first frame(s) when Align alone needs them
-        # (WAN's VAE is causal: latent frame k depends on frames <= 4k only, so this is the same latent).
-        exo_latents = None
-        if self.multiexocon is not None or use_align:
-            n_lat = num_latent_frames if self.multiexocon is not None else min(self.align.config.num_exo_frames,
-                                                                               num_latent_frames)
-            n_frames = (n_lat - 1) * tf + 1
-            clips = exo_video[:, :, :, :n_frames].flatten(0, 1)  # (B V, 3, n, He, We)
-            exo_latents = self.encode_exo_views(clips, device=device).unflatten(0, (B, V))
-            hx, wx = exo_latents.shape[-2:]
-            rays_exo = geometry.exo_rays_in_ego_frame(exo_K64, exo_T64[:, :, :n_frames], ego_T64[:, :n_frames], hx,
-                                                      wx, image_size=(He, We))
-            rays_exo = geometry.pack_to_latent_frames(rays_exo, tf).to(device=device, dtype=dtype)
+            # exo latents: whole videos for MultiExoCon; only the first latent frame(s) when Align alone reads them
+            encode = (lambda clips: self.encode_exo_views(clips, device=device)) if (
+                self.multiexocon is not None or use_align) else None
+            exo = conditioning.exo_conditioning(
+                exo_video, exo_K, exo_T_world_cam, ego_K, ego_T_world_cam, height=height, width=width,
+                num_frames=num_frames, spatial_factor=s, temporal_factor=tf, encode=encode,
+                exo_latent_frames=None if self.multiexocon is not None else (
+                    self.align.config.num_exo_frames if use_align else None),
+                ego_rays0=use_align, rays_ego=self.poseinj is not None, view_mask=view_mask,
+                ego_image_size=ego_image_size, device=device, dtype=dtype)
 
         # first-frame condition latent
         if first_frame_latent is not None:
@@ -489,30 +444,26 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
                 condition = condition.repeat(batch_size, 1, 1, 1, 1)
             source = "image"
         elif use_align:
-            ego_rays0 = geometry.plucker_rays(ego_K64, torch.eye(4, dtype=torch.float64).expand(B, 4, 4), h, w,
-                                              image_size=ego_size)  # (B, h, w, 6)
-            condition = self.align(exo_latents, rays_exo, ego_rays0.permute(0, 3, 1, 2).to(device, dtype),
-                                   view_mask=view_mask_d, base_view=base_view).to(dtype)
+            condition = self.align(exo.exo_latents, exo.rays_exo, exo.ego_rays0, view_mask=exo.view_mask,
+                                   base_view=exo.base_view).to(dtype)
             source = "align"
         else:
-            frame0 = exo_video[torch.arange(B, device=device), base_view, :, 0]  # (B, 3, He, We)
-            frame0 = F.interpolate(frame0, size=(height, width), mode="bilinear", align_corners=False,
-                                   antialias=True).clamp(-1, 1)
-            condition = self.encode_video(frame0.unsqueeze(2), device=device, dtype=dtype)
+            frame0 = conditioning.closest_exo_frame(exo_video, exo.base_view, height, width)
+            condition = self.encode_video(frame0, device=device, dtype=dtype)
             source = "closest-exo"
 
         injection = None
         if self.multiexocon is not None:
-            injection = self.multiexocon(exo_latents, rays_exo, view_mask_d, ego_latent_size=(h, w))
+            injection = self.multiexocon(exo.exo_latents, exo.rays_exo, exo.view_mask, ego_latent_size=(h, w))
         if self.poseinj is not None:
-            rays_ego = geometry.ego_rays_in_exo_frames(ego_K64, ego_T64, exo_T64, h, w, image_size=ego_size)
-            rays_ego = geometry.pack_to_latent_frames(rays_ego, tf).to(device=device, dtype=dtype)
-            pose_tokens = self.poseinj(rays_ego, view_mask_d)
+            pose_tokens = self.poseinj(exo.rays_ego, exo.view_mask)
             injection = pose_tokens if injection is None else injection + pose_tokens
         if injection is not None and injection.shape[0] != batch_size:
             injection = injection.expand(batch_size, *injection.shape[1:])
         return Exo2EgoSynConditions(condition=condition, first_frame_mask=first_frame_mask, injection=injection,
-                                    base_view=base_view, exo_latents=exo_latents, first_frame_source=source)
+                                    base_view=None if exo is None else exo.base_view,
+                                    exo_latents=None if exo is None else exo.exo_latents,
+                                    first_frame_source=source, exo=exo)
 
     # ------------------------------------------------------------------ 6. one denoising prediction
     def predict_noise(self, latent_model_input, timestep, encoder_hidden_states, injection=None,
@@ -629,7 +580,6 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
                                        view_mask=view_mask, ego_image_size=ego_image_size)
         condition, mask = cond.condition, cond.first_frame_mask
         injection = None if cond.injection is None else cond.injection.to(transformer_dtype)
-        _, ph, pw = self.transformer.config.patch_size
 
         # 6. denoising loop
         num_warmup_steps = len(timesteps) - num_inference_steps * self.scheduler.order
@@ -639,9 +589,10 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
                 if self.interrupt:
                     continue
                 self._current_timestep = t
-                latent_model_input = ((1 - mask) * condition + mask * latents).to(transformer_dtype)
+                latent_model_input = conditioning.with_clean_first_frame(latents, condition, mask).to(transformer_dtype)
                 # per-token timesteps (B, seq_len): 0 on the clean first latent frame
-                timestep = (mask[0][0][:, ::ph, ::pw] * t).flatten().unsqueeze(0).expand(latents.shape[0], -1)
+                timestep = conditioning.token_timesteps(mask, t, self.transformer.config.patch_size,
+                                                        latents.shape[0])
                 noise_pred = self.predict_noise(latent_model_input, timestep, prompt_embeds, injection,
                                                 attention_kwargs, "cond")
                 if self.do_classifier_free_guidance:
@@ -664,13 +615,12 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
                 if i == len(timesteps) - 1 or ((i + 1) > num_warmup_steps and (i + 1) % self.scheduler.order == 0):
                     progress_bar.update()
         self._current_timestep = None
-        latents = (1 - mask) * condition + mask * latents
+        latents = conditioning.with_clean_first_frame(latents, condition, mask)
 
         # 7. decode
         if output_type != "latent":
             latents = latents.to(device=get_module_execution_device(self.vae), dtype=self.vae.dtype)
-            mean, inv_std = self._latent_norm(latents.device, latents.dtype)
-            video = self.vae.decode(latents / inv_std + mean, return_dict=False)[0]
+            video = self.vae.decode(conditioning.denormalize(self.vae, latents), return_dict=False)[0]
             video = self.video_processor.postprocess_video(video, output_type=output_type)
         else:
             video = latents

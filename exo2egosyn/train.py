@@ -56,6 +56,8 @@ from torch import nn
 from benchmark.hashing import sha256_file
 from benchmark.video_ops import center_crop
 
+from . import conditioning
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS = {
@@ -277,16 +279,18 @@ def vae_frame_psnr(vae, videos: np.ndarray, batch_size: int = 4) -> np.ndarray:
 
 
 def flow_inputs(x0, condition, noise, sigma, patch_size):
-    """Noisy WAN TI2V input with the clean first latent frame and per-token timesteps (0 on frame 0)."""
+    """Noisy WAN TI2V input with the clean first latent frame and per-token timesteps (0 on frame 0).
+
+    ``x_t = (1 - sigma) x0 + sigma noise`` on the generated frames, the condition latent on frame 0, timesteps
+    ``1000 sigma`` per token (the pipeline's denoising loop builds its inputs with the same functions of
+    :mod:`exo2egosyn.conditioning`); target ``noise - x0`` (flow matching velocity).
+    """
     B, C, Tl, h, w = x0.shape
     s = sigma.view(B, 1, 1, 1, 1)
     xt = (1 - s) * x0 + s * noise
-    mask = torch.ones(1, 1, Tl, h, w, dtype=x0.dtype, device=x0.device)
-    mask[:, :, 0] = 0
-    latent_in = (1 - mask) * condition + mask * xt
-    _, ph, pw = patch_size
-    t = sigma * 1000.0
-    timestep = mask[0, 0][:, ::ph, ::pw].flatten()[None] * t[:, None]  # (B, seq)
+    mask = conditioning.first_frame_mask(Tl, h, w, device=x0.device, dtype=x0.dtype)
+    latent_in = conditioning.with_clean_first_frame(xt, condition, mask)
+    timestep = conditioning.token_timesteps(mask, sigma * 1000.0, patch_size, B)  # (B, seq)
     target = noise - x0
     return latent_in, timestep, target
 
@@ -298,16 +302,21 @@ class FlowStep(nn.Module):
         super().__init__()
         self.transformer, self.multiexocon, self.poseinj = transformer, multiexocon, poseinj
 
+    def injection(self, exo_latents, rays_exo, rays_ego, ego_latent_size: tuple):
+        """MultiExoCon(exo latents, exo rays) + PoseInj(ego rays), (B, inner, T', H', W'), or None without both."""
+        injection = None
+        if self.multiexocon is not None:
+            injection = self.multiexocon(exo_latents, rays_exo, None, ego_latent_size=tuple(ego_latent_size))
+        if self.poseinj is not None:
+            p = self.poseinj(rays_ego, None)
+            injection = p if injection is None else injection + p
+        return injection
+
     def forward(self, x0, condition, text, noise, sigma, exo_latents=None, rays_exo=None, rays_ego=None):
         from .pipeline import patch_embedding_addition
 
         latent_in, timestep, target = flow_inputs(x0, condition, noise, sigma, self.transformer.config.patch_size)
-        injection = None
-        if self.multiexocon is not None:
-            injection = self.multiexocon(exo_latents, rays_exo, None, ego_latent_size=tuple(x0.shape[-2:]))
-        if self.poseinj is not None:
-            p = self.poseinj(rays_ego, None)
-            injection = p if injection is None else injection + p
+        injection = self.injection(exo_latents, rays_exo, rays_ego, tuple(x0.shape[-2:]))
         with patch_embedding_addition(self.transformer, injection):
             pred = self.transformer(hidden_states=latent_in, timestep=timestep, encoder_hidden_states=text,
                                     return_dict=False)[0]
@@ -329,38 +338,36 @@ class AlignStep(nn.Module):
 # ----------------------------------------------------------------------------------------------- caches
 @torch.no_grad()
 def encode_latents(vae, video: torch.Tensor, chunk: int = 8) -> torch.Tensor:
-    """Normalized latents ``(mode(E(x)) - mean) / std`` of (N, 3, T, H, W) in [-1, 1]."""
-    z_dim = vae.config.z_dim
-    mean = torch.tensor(vae.config.latents_mean).view(1, z_dim, 1, 1, 1)
-    std = torch.tensor(vae.config.latents_std).view(1, z_dim, 1, 1, 1)
-    outs = [vae.encode(video[i:i + chunk]).latent_dist.mode() for i in range(0, len(video), chunk)]
-    return (torch.cat(outs) - mean) / std
+    """:func:`conditioning.encode_normalized` of (N, 3, T, H, W) in [-1, 1], ``chunk`` videos at a time."""
+    return torch.cat([conditioning.encode_normalized(vae, video[i:i + chunk], device="cpu")
+                      for i in range(0, len(video), chunk)])
 
 
 @torch.no_grad()
-def clip_geometry(clip, height, width, He, We, tf, s):
-    """Per-clip ray maps and base view, exactly as ``Exo2EgoSynPipeline.prepare_conditions`` builds them."""
-    from . import geometry
-    from .align import closest_view
-    from .pipeline import Exo2EgoSynPipeline
+def adapter_clip_inputs(vae, transformer_config, clip) -> dict:
+    """One training clip's conditioning, built by the functions the pipeline uses at inference.
 
-    inp = clip.inputs("exo-only")
-    T = inp.num_frames
-    exo_K, exo_T, ego_K, ego_T = Exo2EgoSynPipeline._as_batched_geometry(
-        np.asarray(inp.exo_K)[None], inp.exo_T_world_cam_per_frame()[None], np.asarray(inp.ego_K)[None],
-        np.asarray(inp.ego_T_world_cam)[None], T)
-    V = exo_K.shape[1]
-    mask = torch.ones(1, V, dtype=torch.bool)
-    T_ego_exo0 = geometry.relative_pose(ego_T[:, None, 0], exo_T[:, :, 0])
-    base_view = closest_view(T_ego_exo0, mask)
-    h, w, hx, wx = height // s, width // s, He // s, We // s
-    rays_exo = geometry.pack_to_latent_frames(
-        geometry.exo_rays_in_ego_frame(exo_K, exo_T, ego_T, hx, wx, image_size=(He, We)), tf).float()
-    ego_rays0 = geometry.plucker_rays(ego_K, torch.eye(4, dtype=torch.float64).expand(1, 4, 4), h, w,
-                                      image_size=(height, width)).permute(0, 3, 1, 2).float()
-    rays_ego = geometry.pack_to_latent_frames(
-        geometry.ego_rays_in_exo_frames(ego_K, ego_T, exo_T, h, w, image_size=(height, width)), tf).float()
-    return dict(rays_exo=rays_exo[0], ego_rays0=ego_rays0[0], rays_ego=rays_ego[0], base_view=base_view[0])
+    The clip goes through :func:`conditioning.clip_inputs` at :func:`conditioning.generation_sizes` (no area
+    cap: the clip's own sizes, snapped to the latent grid) and :func:`conditioning.exo_conditioning` with every
+    map; the no-Align first frame is :func:`conditioning.closest_exo_frame`. Returns exo (V, C, T', hx, wx),
+    geometry {rays_exo, ego_rays0, rays_ego, base_view} (batch dimension dropped), closest (C, 1, h, w), and the
+    ego size (h, w) in pixels that all of it was built for.
+    """
+    inputs = clip.inputs("exo-only")
+    s, tf = vae.config.scale_factor_spatial, vae.config.scale_factor_temporal
+    sizes = conditioning.generation_sizes((inputs.ego_height, inputs.ego_width), inputs.exo_video.shape[2:4],
+                                          inputs.num_frames, spatial_factor=s,
+                                          patch_size=transformer_config.patch_size, temporal_factor=tf)
+    ci = conditioning.clip_inputs(inputs, sizes)
+    exo = conditioning.exo_conditioning(
+        ci.exo_video, ci.exo_K, ci.exo_T_world_cam, ci.ego_K, ci.ego_T_world_cam, height=sizes.height,
+        width=sizes.width, num_frames=sizes.num_frames, spatial_factor=s, temporal_factor=tf,
+        encode=lambda clips: encode_latents(vae, clips), ego_rays0=True, rays_ego=True, device="cpu")
+    frame0 = conditioning.closest_exo_frame(ci.exo_video, exo.base_view, sizes.height, sizes.width)
+    geom = dict(rays_exo=exo.rays_exo[0], ego_rays0=exo.ego_rays0[0], rays_ego=exo.rays_ego[0],
+                base_view=exo.base_view[0])
+    return dict(exo=exo.exo_latents[0], geom=geom, closest=encode_latents(vae, frame0)[0],
+                size=(sizes.height, sizes.width))
 
 
 def _numpy_rng_to_tensors():
@@ -398,9 +405,11 @@ def _text_embeds(comps, texts, max_len):
 def build_cache(cfg, comps, clips, idx, kind: str, accelerator=None) -> dict:
     """Latents (and geometry for ``kind="adapters"``) of the training clips, cached on disk by content."""
     vae = comps["vae"]
-    s, tf = vae.config.scale_factor_spatial, vae.config.scale_factor_temporal
+    # "conditioning-1": adapter inputs built by exo2egosyn.conditioning (the pipeline's functions); an entry written
+    # by an earlier layout of this cache is never read as this one
     key = hashlib.sha256(json.dumps([kind, clips.manifest_sha256, clips.split, idx, _sha_files_vae(vae),
-                                     cfg["flow"]["max_sequence_length"], cfg["flow"]["exo_views"]]).encode())
+                                     cfg["flow"]["max_sequence_length"], cfg["flow"]["exo_views"], "conditioning-1",
+                                     list(comps["transformer"].config.patch_size)]).encode())
     path = Path(cfg["cache_dir"]) / f"{kind}-{key.hexdigest()[:20]}.pt"
 
     def build():
@@ -408,10 +417,11 @@ def build_cache(cfg, comps, clips, idx, kind: str, accelerator=None) -> dict:
 
         out = {"ego": [], "exo": [], "text": [], "geom": [], "closest": [], "texts": []}
         H, W = clips.info["ego_size"]
-        He, We = clips.info["exo_size"]
         for i in tqdm(idx, desc=f"encode {kind}", disable=not cfg.get("_progress", True)):
             clip = clips[i]
-            ego = _to_square(clip.ego_video, H, W)[None]
+            c = adapter_clip_inputs(vae, comps["transformer"].config, clip) if kind == "adapters" else None
+            # the target: the ego video at the size the conditioning was built for
+            ego = _to_square(clip.ego_video, *((H, W) if c is None else c["size"]))[None]
             out["ego"].append(encode_latents(vae, ego)[0])
             out["texts"].append(clip.text or "")
             if kind == "foundation":
@@ -420,14 +430,9 @@ def build_cache(cfg, comps, clips, idx, kind: str, accelerator=None) -> dict:
                 exo = _to_square(clip.exo_video[list(views)], H, W)  # (v, 3, T, H, W)
                 out["exo"].append(encode_latents(vae, exo))
             else:
-                exo = torch.from_numpy(np.ascontiguousarray(clip.exo_video)).float().div(127.5).sub(1.0)
-                exo = exo.permute(0, 4, 1, 2, 3)  # (V, 3, T, He, We)
-                out["exo"].append(encode_latents(vae, exo))
-                g = clip_geometry(clip, H, W, He, We, tf, s)
-                out["geom"].append(g)
-                frame0 = F.interpolate(exo[int(g["base_view"]), :, 0][None], size=(H, W), mode="bilinear",
-                                       align_corners=False, antialias=True).clamp(-1, 1)
-                out["closest"].append(encode_latents(vae, frame0[:, :, None])[0])
+                out["exo"].append(c["exo"])
+                out["geom"].append(c["geom"])
+                out["closest"].append(c["closest"])
         out["text"] = list(_text_embeds(comps, out["texts"], cfg["flow"]["max_sequence_length"]))
         return out
 
@@ -820,6 +825,22 @@ def _slice(B, accelerator):
 
 
 # ----------------------------------------------------------------------------------------------- adapters
+@torch.no_grad()
+def first_frame_conditions(align, cache: dict, batch_size: int = 16) -> torch.Tensor:
+    """Stage 2's first-frame condition latents (N, C, 1, h, w) of the cached clips: what inference uses in the
+    exo-only track - EgoExo-Align's prediction, or (no Align) the closest exo view's encoded first frame."""
+    if align is None:
+        return torch.stack(cache["closest"])
+    geom, n, conds = cache["geom"], len(cache["exo"]), []
+    for i0 in range(0, n, batch_size):
+        ids = range(i0, min(n, i0 + batch_size))
+        conds.append(align(torch.stack([cache["exo"][i] for i in ids]),
+                           torch.stack([geom[i]["rays_exo"] for i in ids]),
+                           torch.stack([geom[i]["ego_rays0"] for i in ids]),
+                           base_view=torch.stack([geom[i]["base_view"] for i in ids])))
+    return torch.cat(conds)
+
+
 def _train_adapters(cfg, accelerator, state, meta, stop_after, progress):
     from .configs import build_modules
     from .lora import add_lora
@@ -872,17 +893,7 @@ def _train_adapters(cfg, accelerator, state, meta, stop_after, progress):
                 save_file({k: v.contiguous() for k, v in mods["align"].state_dict().items()}, str(align_final))
             accelerator.wait_for_everyone()
         mods["align"] = mods["align"].eval().requires_grad_(False)
-    # first-frame conditions for stage 2 (what inference uses in the exo-only track)
-    with torch.no_grad():
-        if mods["align"] is not None:
-            conds = []
-            for i0 in range(0, n, 16):
-                ids = list(range(i0, min(n, i0 + 16)))
-                conds.append(mods["align"](torch.stack([cache["exo"][i] for i in ids]), gather(ids, "rays_exo"),
-                                           gather(ids, "ego_rays0"), base_view=gather(ids, "base_view")))
-            conds = torch.cat(conds)
-        else:
-            conds = torch.stack(cache["closest"])
+    conds = first_frame_conditions(mods["align"], cache)
 
     # ---- stage 2: MultiExoCon + PoseInj + LoRA, flow loss
     tr = comps["transformer"]
