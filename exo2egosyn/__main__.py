@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     if args.command == "train":
         import yaml
 
-        from .train import _resolve_paths, apply_overrides, load_config, train
+        from .train import apply_overrides, load_config, resolve_paths, train
 
         try:
             with open(args.config) as f:
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
             print(f"python -m exo2egosyn train: error: config {args.config}: {exc}", file=sys.stderr)
             return 2
         if args.print_config:
-            print(json.dumps(_resolve_paths(config), indent=1))
+            print(json.dumps(resolve_paths(config), indent=1))
             return 0
         summary = train(config, stop_after=args.stop_after, progress=not args.no_progress)
         from .train import final_losses

@@ -1,4 +1,4 @@
-"""Stage 0a (the tiny WAN VAE, exo2egosyn/train.py): whole-clip training, per-frame PSNR as it trains, resume,
+"""Stage 0a (the tiny WAN VAE, exo2egosyn/train/vae_stage.py): whole-clip training, per-frame PSNR as it trains, resume,
 config checks, and a VAE of other sizes writing a backbone whose transformer matches its latent channels.
 
 Runs on the session's tiny SynthEgoExo fixture (3 clips, 9 frames, ego 32x32) in a few seconds.

@@ -1,4 +1,4 @@
-"""Training of the tiny Exo2EgoSyn (exo2egosyn/train.py): loss goes down, resume == uninterrupted, CLI, configs.
+"""Training of the tiny Exo2EgoSyn (exo2egosyn/train/): loss goes down, resume == uninterrupted, CLI, configs.
 
 Runs on the session's tiny SynthEgoExo fixture (3 clips, 9 frames, ego 32x32, exo 32x48) in a few seconds.
 """
