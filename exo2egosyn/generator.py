@@ -154,8 +154,13 @@ class _WanBackedGenerator(Generator):
                  negative_prompt: str = "", max_sequence_length: int | None = None, max_area: int | None = None,
                  offload: str | None = None, max_exo_area: int | None = None, threads: int | None = None,
                  vae_slicing: bool | None = None, vae_tiling: bool = False, cache: str = "none",
-                 compile: bool = False):
+                 compile: bool = False, vae_dtype: str | None = None):
         _check_settings(num_inference_steps, guidance_scale, max_sequence_length, max_area, dtype, offload)
+        if vae_dtype is not None and str(vae_dtype).replace("torch.", "") not in DTYPE_CHOICES:
+            raise UsageError(f"vae_dtype (--method-arg vae_dtype=NAME) must be one of {', '.join(DTYPE_CHOICES)} or "
+                             f"null (float32 for a real backbone, the model's dtype for the tiny one), got "
+                             f"{vae_dtype!r}")
+        self.vae_dtype = None if vae_dtype is None else str(vae_dtype).replace("torch.", "")
         self.cache = parse_cache(cache)
         self.compile = bool(compile)
         if self.compile and self.cache is not None:
@@ -255,13 +260,22 @@ class _WanBackedGenerator(Generator):
             return getattr(torch, str(self.requested_dtype).replace("torch.", ""))
         return torch.bfloat16 if (not self.is_tiny and self.device.startswith("cuda")) else torch.float32
 
+    @property
+    def vae_torch_dtype(self):
+        """The VAE's dtype: ``vae_dtype`` when given; else float32 for a real backbone (WAN's recommendation for
+        quality) and the model's dtype for the tiny one."""
+        import torch
+
+        if self.vae_dtype is not None:
+            return getattr(torch, self.vae_dtype)
+        return self.torch_dtype if self.is_tiny else torch.float32
+
     def _backbone_dir(self):
         if self.is_tiny:
             return str(TINY_BACKBONE_DIR) if (TINY_BACKBONE_DIR / "model_index.json").is_file() else None
         return self.backbone
 
     def _load_backbone(self) -> dict:
-        import torch
 
         from .configs import build_tiny_components
         from .pipeline import load_wan_components
@@ -271,12 +285,11 @@ class _WanBackedGenerator(Generator):
             warnings.warn("exo2egosyn: no shipped tiny backbone at exo2egosyn/checkpoints/tiny-wan/; using freshly "
                           "initialized (untrained) tiny WAN components - outputs are noise-like", stacklevel=3)
             comps = build_tiny_components(seed=0)
-            if self.torch_dtype != torch.float32:
-                for k in ("transformer", "vae", "text_encoder"):
-                    comps[k].to(dtype=self.torch_dtype)
+            for k in ("transformer", "text_encoder"):
+                comps[k].to(dtype=self.torch_dtype)
+            comps["vae"].to(dtype=self.vae_torch_dtype)
             return comps
-        vae_dtype = torch.float32 if not self.is_tiny else self.torch_dtype
-        return load_wan_components(src, torch_dtype=self.torch_dtype, vae_dtype=vae_dtype,
+        return load_wan_components(src, torch_dtype=self.torch_dtype, vae_dtype=self.vae_torch_dtype,
                                    text_encoder_dtype=self.torch_dtype)
 
     def _place(self, pipe):
@@ -346,6 +359,7 @@ class _WanBackedGenerator(Generator):
             **({"vae_tiling": True} if self.vae_tiling else {}),  # only when on: older results stay comparable
             **({"cache": f"{self.cache[0]}:{self.cache[1]}"} if self.cache else {}),
             **({"compile": True} if self.compile else {}),  # fused kernels may move GPU results by rounding
+            **({"vae_dtype": self.vae_dtype} if self.vae_dtype is not None else {}),
         }
 
     # -- sizes and conversions
@@ -379,7 +393,8 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
                  negative_prompt: str = "", max_sequence_length: int | None = None, max_area: int | None = None,
                  offload: str | None = None, module_seed: int = 0, max_exo_area: int | None = None,
                  threads: int | None = None, vae_slicing: bool | None = None, vae_tiling: bool = False,
-                 exo_latent_cache: str | None = None, cache: str = "none", compile: bool = False):
+                 exo_latent_cache: str | None = None, cache: str = "none", compile: bool = False,
+                 vae_dtype: str | None = None):
         self.use_align = bool(use_align)
         # on-disk cache of the exo views' latents (a folder, "auto" = <benchmark cache>/exo-latents, None = off):
         # the ablations and reruns encode the same exo videos with the same VAE; a hit is the stored latents bit
@@ -392,7 +407,7 @@ class Exo2EgoSynGenerator(_WanBackedGenerator):
         self.module_seed = int(module_seed)
         super().__init__(backbone, checkpoint, num_inference_steps, guidance_scale, device, dtype, negative_prompt,
                          max_sequence_length, max_area, offload, max_exo_area, threads, vae_slicing, vae_tiling,
-                         cache, compile)
+                         cache, compile, vae_dtype)
 
     def _default_checkpoint_name(self) -> str:
         return method_name(self.use_align, self.use_multiexocon, self.use_poseinj)

@@ -235,6 +235,18 @@ def test_a_backbone_folder_is_hashed_into_the_results_even_when_named_tiny_somet
     assert Exo2EgoSynGenerator(backbone=str(folder)).checkpoint_sha256() != g.checkpoint_sha256()
 
 
+def test_vae_dtype_puts_the_vae_in_that_dtype_and_is_recorded_in_the_results():
+    """vae_dtype=bfloat16 halves the VAE's bytes; it changes the numbers, so the results' config says so (and only
+    then: results without it stay comparable with older ones)."""
+    g = Exo2EgoSynGenerator(vae_dtype="bfloat16", num_inference_steps=2)
+    assert g.pipeline.vae.dtype == torch.bfloat16 and g.pipeline.transformer.dtype == torch.float32
+    assert g.config()["vae_dtype"] == "bfloat16" and "vae_dtype" not in Exo2EgoSynGenerator().config()
+    video = g.generate(synthetic_inputs(num_frames=5, seed=1), seed=0)
+    assert video.shape == (5, 64, 64, 3) and video.dtype == np.uint8
+    with pytest.raises(UsageError, match="vae_dtype .*must be one of float32, float16, bfloat16, float64"):
+        WanTI2VGenerator(vae_dtype="bf16")
+
+
 def test_exo_views_through_the_vae_one_at_a_time_give_the_batched_latents():
     """vae_slicing (diffusers' enable_slicing): the exo views go through the VAE one by one, which bounds the
     conditioning's activation memory by one view, and the latents are the batched ones up to float rounding."""
