@@ -152,7 +152,7 @@ def denormalize(vae, latents: torch.Tensor) -> torch.Tensor:
     return latents / inv_std + mean
 
 
-# ----------------------------------------------------------------------------------------------- 3. geometry
+# ----------------------------------------------------------------------------------------------- 3, 4. geometry
 def batched_geometry(exo_K, exo_T_world_cam, ego_K, ego_T_world_cam, num_frames):
     """float64 CPU tensors: exo_K (B, V, 3, 3), exo_T (B, V, T, 4, 4), ego_K (B, 3, 3), ego_T (B, T, 4, 4).
 
