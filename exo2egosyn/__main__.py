@@ -44,7 +44,13 @@ def main(argv=None) -> int:
         if args.print_config:
             print(json.dumps(resolve_paths(config), indent=1))
             return 0
-        summary = train(config, stop_after=args.stop_after, progress=not args.no_progress)
+        from .train import RunMismatchError
+
+        try:
+            summary = train(config, stop_after=args.stop_after, progress=not args.no_progress)
+        except RunMismatchError as exc:
+            print(f"python -m exo2egosyn train: error: {exc}", file=sys.stderr)
+            return 2
         from .train import final_losses
 
         print(json.dumps({k: summary[k] for k in ("finished", "step", "work_dir", "output_dir", "wall_s")} |

@@ -52,15 +52,15 @@ import torch
 
 from .adapter_stage import first_frame_conditions, train_adapters
 from .config import DEFAULTS, apply_overrides, load_config, lr_factor, resolve_paths
-from .data import adapter_clip_inputs, build_cache, encode_latents
+from .data import adapter_clip_inputs, build_cache, encode_latents, load_clips
 from .losses import AlignStep, FlowStep, VAEStep, flow_inputs
 from .model_card import final_losses, hardware_description, plot_losses, write_model_card
 from .randomness import batch_indices, shifted_sigmas, step_generator
-from .state import RunState
+from .state import RunMismatchError, RunState, check_resume, run_identity
 from .transformer_stage import train_transformer
 from .vae_stage import frame_psnr_table, save_backbone, train_vae, vae_architecture, vae_frame_psnr, vae_reconstruct
 
-__all__ = ["DEFAULTS", "AlignStep", "FlowStep", "RunState", "VAEStep", "adapter_clip_inputs", "apply_overrides",
+__all__ = ["DEFAULTS", "AlignStep", "FlowStep", "RunMismatchError", "RunState", "VAEStep", "adapter_clip_inputs", "apply_overrides",
            "batch_indices", "build_cache", "encode_latents", "final_losses", "first_frame_conditions",
            "flow_inputs", "frame_psnr_table", "load_config", "lr_factor", "resolve_paths", "save_backbone",
            "shifted_sigmas", "step_generator", "train", "vae_architecture", "vae_frame_psnr", "vae_reconstruct"]
@@ -74,7 +74,8 @@ def train(config, *, stop_after: int | None = None, progress: bool = True) -> di
     """
     from accelerate import Accelerator
 
-    cfg = resolve_paths(load_config(config))
+    loaded = load_config(config)
+    cfg = resolve_paths(loaded)
     cfg["_progress"] = progress
     torch.set_num_threads(int(cfg["threads"]))
     accelerator = Accelerator(mixed_precision=cfg["mixed_precision"], cpu=not torch.cuda.is_available())
@@ -82,8 +83,12 @@ def train(config, *, stop_after: int | None = None, progress: bool = True) -> di
     work.mkdir(parents=True, exist_ok=True)
     state = RunState(work)
     meta = {"name": cfg["name"], "stage": cfg["stage"], "step": 0, "phase": None, "losses": {}, "wall_s": 0.0}
+    clips, _ = load_clips(cfg)
+    identity = run_identity(loaded, data_identity=clips.manifest_sha256)
     if state.exists():
         meta = state.meta()
+        check_resume(work, meta.get("run_identity"), identity)
+    meta["run_identity"] = identity
     # one entry per session (a resumed run may continue on other hardware): the card says where each part ran
     meta.setdefault("sessions", []).append({"from_step": int(meta["step"]), "hardware": hardware_description(),
                                             "threads": int(cfg["threads"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -60,3 +61,51 @@ class RunState:
 
 def trainable_params(module) -> dict:
     return {n: p for n, p in module.named_parameters() if p.requires_grad}
+
+
+# What a resumed run may change: how long it runs and how it reports, where files go (the data by path: its content
+# identity is compared instead), the hardware (threads, mixed precision) and later learning-rate milestones. Everything else defines the run: resuming another run's
+# state under a different value would silently continue the wrong model.
+RESUMABLE_CHANGES = ("name", "output_dir", "work_dir", "cache_dir", "data.root", "threads", "mixed_precision",
+                     "train.steps", "train.save_every", "train.log_every", "train.lr_decay")
+
+
+class RunMismatchError(ValueError):
+    """A work_dir's resume state belongs to a run with other settings."""
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def run_identity(cfg: dict, data_identity: str | None = None) -> dict:
+    """The settings that define a run (a config as loaded, before paths are made absolute, so that a run resumes
+    on another machine), flattened to dotted keys, plus the training data's content identity when known."""
+    flat = {k: v for k, v in _flatten(cfg).items() if k not in RESUMABLE_CHANGES and not k.startswith("_")}
+    if data_identity is not None:
+        flat["data.identity"] = data_identity
+    return json.loads(json.dumps(flat, sort_keys=True, default=str))
+
+
+def check_resume(work_dir, recorded: dict | None, current: dict) -> None:
+    """Raise :class:`RunMismatchError` naming every setting in which ``current`` differs from the state's run."""
+    if recorded is None:  # a state written before run identities were recorded: nothing to compare
+        return
+    keys = sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
+    if keys:
+        what = "; ".join(f"{k}: {recorded.get(k)!r} there, {current.get(k)!r} now" for k in keys[:8])
+        raise RunMismatchError(
+            f"{work_dir} holds the resume state of another run ({what}). Resuming it would continue that model. "
+            f"Use another work_dir (--set work_dir=NAME) or delete {work_dir} to start this run from scratch. "
+            f"A resumed run may change only: {', '.join(RESUMABLE_CHANGES)}.")
+
+
+def identity_sha256(identity: dict) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()

@@ -83,6 +83,29 @@ def test_resume_equals_uninterrupted(kind, tiny_synth, backbone, tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
+def test_a_work_dir_of_another_run_is_refused_and_a_longer_run_resumes(tiny_synth, backbone, tmp_path, capsys):
+    """Resuming must continue the same model: a rerun with other data or other settings into the same work_dir is
+    refused with the differing settings named (the CLI exits 2); more steps, or a later learning-rate milestone,
+    resume."""
+    from exo2egosyn.train import RunMismatchError
+
+    cfg = _cfg("transformer", tiny_synth, backbone, tmp_path, "tr", steps=2, save_every=2)
+    cfg["data"]["n_clips"] = 2
+    assert train(cfg, progress=False)["finished"]
+    other = {**cfg, "data": {**cfg["data"], "n_clips": 3}, "train": {**cfg["train"], "lr": 2e-3}}
+    with pytest.raises(RunMismatchError, match=r"data.n_clips: 2 there, 3 now; train.lr: 0.001 there, 0.002 now"):
+        train(other, progress=False)
+    longer = {**cfg, "train": {**cfg["train"], "steps": 4, "lr_decay": [[3, 0.5]]}}
+    res = train(longer, progress=False)
+    assert res["finished"] and res["step"] == 4 and len(res["losses"]["transformer"]) == 4
+    import yaml
+
+    path = tmp_path / "other.yaml"
+    path.write_text(yaml.safe_dump(other))
+    assert main(["train", "--config", str(path), "--no-progress"]) == 2
+    assert "holds the resume state of another run" in capsys.readouterr().err
+
+
 def test_trained_adapters_load_into_pipeline(tiny_synth, backbone, tmp_path):
     from exo2egosyn.configs import build_modules
     from exo2egosyn.pipeline import Exo2EgoSynPipeline, load_wan_components
