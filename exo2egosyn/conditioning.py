@@ -48,7 +48,7 @@ def working_size(height: int, width: int, multiple: int, max_area: int | None = 
     return snap(height), snap(width)
 
 
-def latent_frame_count(num_frames: int, temporal_factor: int) -> int:
+def vae_frame_count(num_frames: int, temporal_factor: int) -> int:
     """Smallest ``n = tf k + 1 >= num_frames``: WAN's causal VAE encodes ``1 + tf k`` frames into ``1 + k``."""
     tf = int(temporal_factor)
     return ((max(int(num_frames), 1) - 1 + tf - 1) // tf) * tf + 1
@@ -75,7 +75,7 @@ def generation_sizes(ego_size: tuple, exo_size: tuple, num_frames: int, *, spati
     """
     h, w = working_size(int(ego_size[0]), int(ego_size[1]), spatial_factor * int(patch_size[-2]), max_area)
     he, we = working_size(int(exo_size[0]), int(exo_size[1]), spatial_factor, max_exo_area)
-    return GenerationSizes(h, w, latent_frame_count(num_frames, temporal_factor), he, we)
+    return GenerationSizes(h, w, vae_frame_count(num_frames, temporal_factor), he, we)
 
 
 def pad_frames(x: np.ndarray, n: int, axis: int) -> np.ndarray:
