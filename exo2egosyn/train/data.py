@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -75,13 +74,15 @@ def adapter_clip_inputs(vae, transformer_config, clip) -> dict:
 
 
 def cached(path: Path, build):
+    """``torch.load(path)``, or ``build()`` written there atomically (the project's atomic writer: a half-written
+    file is never read, and the temporary file is removed if the write fails)."""
     if path.is_file():
         return torch.load(path, weights_only=True)
     data = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(data, tmp)
-    os.replace(tmp, path)
+    from benchmark.atomic import atomic_path
+
+    with atomic_path(path, fsync=False) as tmp:  # a cache: a lost entry is only recomputed
+        torch.save(data, tmp)
     return data
 
 
