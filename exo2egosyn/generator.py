@@ -79,6 +79,18 @@ def _check_count(name: str, value, what: str) -> None:
                          f"backbone's default, got {value!r}")
 
 
+def _check_dtype(name: str, value, default: str) -> str | None:
+    """A user's dtype name (``torch.`` prefix allowed) -> the plain name, None for the default; a
+    :class:`UsageError` naming the argument otherwise."""
+    if value is None:
+        return None
+    text = str(value).replace("torch.", "")
+    if text not in DTYPE_CHOICES:
+        raise UsageError(f"{name} (--method-arg {name}=NAME) must be one of {', '.join(DTYPE_CHOICES)} or null "
+                         f"({default}), got {value!r}")
+    return text
+
+
 def _check_settings(num_inference_steps, guidance_scale, max_sequence_length, max_area, dtype, offload) -> None:
     """Refuse settings that cannot work before any model is loaded: a :class:`UsageError` naming the argument."""
     _check_count("num_inference_steps", num_inference_steps, "denoising steps")
@@ -88,9 +100,7 @@ def _check_settings(num_inference_steps, guidance_scale, max_sequence_length, ma
     if guidance_scale is not None and not (numeric and math.isfinite(guidance_scale)):
         raise UsageError(f"guidance_scale (--method-arg guidance_scale=X) must be a finite number or null for the "
                          f"backbone's default, got {guidance_scale!r}")
-    if dtype is not None and str(dtype).replace("torch.", "") not in DTYPE_CHOICES:
-        raise UsageError(f"dtype (--method-arg dtype=NAME) must be one of {', '.join(DTYPE_CHOICES)} or null (float32 "
-                         f"on CPU and for the tiny backbone, else bfloat16), got {dtype!r}")
+    _check_dtype("dtype", dtype, "float32 on CPU and for the tiny backbone, else bfloat16")
     if offload not in OFFLOAD_CHOICES:
         raise UsageError(f"offload (--method-arg offload=MODE) must be 'model' (diffusers' model CPU offload), "
                          f"'sequential' (sequential CPU offload: least memory, slowest) or null (no offload), "
@@ -156,11 +166,8 @@ class _WanBackedGenerator(Generator):
                  vae_slicing: bool | None = None, vae_tiling: bool = False, cache: str = "none",
                  compile: bool = False, vae_dtype: str | None = None):
         _check_settings(num_inference_steps, guidance_scale, max_sequence_length, max_area, dtype, offload)
-        if vae_dtype is not None and str(vae_dtype).replace("torch.", "") not in DTYPE_CHOICES:
-            raise UsageError(f"vae_dtype (--method-arg vae_dtype=NAME) must be one of {', '.join(DTYPE_CHOICES)} or "
-                             f"null (float32 for a real backbone, the model's dtype for the tiny one), got "
-                             f"{vae_dtype!r}")
-        self.vae_dtype = None if vae_dtype is None else str(vae_dtype).replace("torch.", "")
+        self.vae_dtype = _check_dtype("vae_dtype", vae_dtype,
+                                      "float32 for a real backbone, the model's dtype for the tiny one")
         self.cache = parse_cache(cache)
         self.compile = bool(compile)
         if self.compile and self.cache is not None:
