@@ -2,15 +2,16 @@
 
 Sizes (parameters, measured by ``tests/exo2egosyn/test_real_config.py`` / the README):
 
-* ``tiny``  (ego 64x64, exo 64x96, 17 frames, 4 views, CPU): Wan2.1-style VAE (z_dim 16, 8x spatial,
-  4x temporal, not residual) -> ego latents 16 x 5 x 8 x 8 = 80 tokens with patch (1, 2, 2);
-  transformer 4 heads x 32 (inner 128), 6 layers, ffn 512, text_dim 32 (~1.9M parameters);
-  UMT5 text encoder d_model 32, 2 layers, byte-level tokenizer (ByT5, no files).
-  Why the Wan2.1-style VAE and not Wan2.2's (z_dim 48, 16x spatial): at 64x64 the Wan2.2 VAE gives a
-  4x4 latent, i.e. 2x2 = 4 tokens per latent frame - too coarse for any spatial structure to be learned;
-  8x8 latents keep 16 tokens per frame at a transformer cost that still trains in minutes on CPU.
-  Its successor (issue 10, not shipped yet): ``configs/foundation-vae-v2.yaml``, a 4x residual VAE with 32
-  channels (16x16 latents, 320 tokens with the same patch), see exo2egosyn/README.md.
+* ``tiny``  (ego 64x64, exo 64x96, 17 frames, 4 views, CPU): transformer 4 heads x 32 (inner 128), 6 layers,
+  ffn 512, text_dim 32 (~1.9M parameters); UMT5 text encoder d_model 32, 2 layers, byte-level tokenizer (ByT5, no
+  files). Two VAEs:
+  - ``TINY_VAE`` (what ``build_tiny_components`` builds, random, for tests): Wan2.1-style, z_dim 16, 8x spatial,
+    4x temporal, not residual -> ego latents 16 x 5 x 8 x 8 = 80 tokens with patch (1, 2, 2). Why not Wan2.2's
+    (z_dim 48, 16x spatial): at 64x64 it gives 4x4 latents, 2x2 = 4 tokens per latent frame, too coarse for any
+    spatial structure to be learned.
+  - the shipped ``checkpoints/tiny-wan`` VAE (issue 10, ``configs/foundation-vae-v2.yaml``): ``TINY_VAE`` with
+    z_dim 32, 4x spatial, Wan2.2-style residual sampling -> 32 x 5 x 16 x 16 latents, 320 tokens; the 8x VAE
+    reconstructed the test ego clips at about 14 dB, this one at 19.4 (exo2egosyn/README.md).
   The pipeline is VAE-agnostic (reads z_dim / scale factors from the VAE config), so the same code runs
   the real 48-channel / 16x VAE.
 * ``cpu-medium`` (ego 128x128): 6 heads x 64, 8 layers (~17M): the "larger CPU-sized" timing point.
