@@ -181,6 +181,8 @@ def ablation_figure(run_dirs, *, out="figures", reference: str = DEFAULT_REFEREN
         n_cols = 2 if ref is not None else 1
         width = max(style.COLUMN_WIDTH_IN, label_in + n_cols * MIN_PANEL_WIDTH_IN + 0.2)
         height = 0.3 + len(numbers.metrics) * (len(methods) * BAR_HEIGHT_IN + PANEL_EXTRA_IN)
+        # x labels wrap to their panel: side by side, two long ones ("Ego-motion error ↓ (deg)") would overlap
+        panel_in = (width - label_in - 0.2) / n_cols
         fig = style.new_figure(width, height)
         fig.set_layout_engine("constrained", h_pad=0.02, w_pad=0.02, hspace=0.04, wspace=0.03)
         axes = fig.subplots(len(numbers.metrics), n_cols, squeeze=False, sharey="row")
@@ -188,7 +190,7 @@ def ablation_figure(run_dirs, *, out="figures", reference: str = DEFAULT_REFEREN
             shown = [m for m in methods if m in numbers.means[metric]]
             _bars(row[0], [position[m] for m in shown], [numbers.means[metric][m] for m in shown],
                   [colours[m] for m in shown])
-            row[0].set_xlabel(axis_label(metric))
+            row[0].set_xlabel(wrap_label(axis_label(metric), panel_in))
             if n_cols == 2:
                 ax = row[1]
                 diffs = numbers.differences[metric]
@@ -197,7 +199,7 @@ def ablation_figure(run_dirs, *, out="figures", reference: str = DEFAULT_REFEREN
                 ax.axvline(0.0, color=style.PALETTE[0], linewidth=0.6, linestyle="--")
                 ax.text(0.0, position[ref], " reference", va="center", ha="left", fontsize=style.SMALL_FONT_SIZE_PT,
                         style="italic", color="#555555")
-                ax.set_xlabel(f"Δ {axis_label(metric)}")
+                ax.set_xlabel(wrap_label(f"Δ {axis_label(metric)}", panel_in))
                 ax.tick_params(axis="y", left=False)
             row[0].set_yticks(y, methods)
             for ax in row:

@@ -153,17 +153,46 @@ def ablation_md_rows(text: str) -> dict:
 def test_the_ablation_bars_are_the_numbers_of_the_committed_ablation_table():
     numbers = ablation_numbers(run_dirs_under(COMMITTED_ABLATION))
     means, paired = ablation_md_rows((COMMITTED_ABLATION / "ABLATION.md").read_text())
-    assert numbers.metrics == ["psnr", "ssim"] and numbers.seeds == [0, 1, 2] and numbers.reference == "exo2egosyn"
+    metrics = ["psnr", "ssim", "ego_motion"]
+    assert numbers.metrics == metrics and numbers.seeds == [0, 1, 2] and numbers.reference == "exo2egosyn"
     assert numbers.methods == list(means)  # the table's order: best PSNR first
-    for method, (psnr, ssim, *_) in means.items():  # the floors also have an ego-motion column
-        for metric, printed in (("psnr", psnr), ("ssim", ssim)):
+    for method, printed_means in means.items():
+        for metric, printed in zip(metrics, printed_means):
             iv = numbers.means[metric][method]
             assert (iv.mean, iv.low, iv.high) == pytest.approx(printed, abs=5e-4), (method, metric)
-    assert len(paired) == 16  # 8 methods against exo2egosyn, PSNR and SSIM (its runs predate the ego-motion error)
+    assert len(paired) == 24  # 8 methods against exo2egosyn, three metrics
+    key = {"PSNR": "psnr", "SSIM": "ssim", "Ego-motion error": "ego_motion"}
     for (method, label), printed in paired.items():
-        iv = numbers.differences[label.lower()][method]
+        iv = numbers.differences[key[label]][method]
         assert (iv.mean, iv.low, iv.high) == pytest.approx(printed, abs=5e-5), (method, label)
     assert "exo2egosyn" not in numbers.differences["psnr"]  # the reference has no difference to itself
+
+
+def test_the_ablation_figures_axis_labels_do_not_overlap_their_neighbours(tmp_path, monkeypatch):
+    """Side by side, "Ego-motion error ↓ (deg)" and its "Δ" twin ran into each other before they were wrapped."""
+    drawn, save = [], style.save
+
+    def keep_figure(fig, out_stem):  # the real save, and the figure kept to measure its labels
+        drawn.append(fig)
+        return save(fig, out_stem)
+
+    monkeypatch.setattr(style, "save", keep_figure)
+    ablation_figure(run_dirs_under(COMMITTED_ABLATION), out=tmp_path)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = drawn[0]
+    canvas = FigureCanvasAgg(fig)  # laid out and drawn as savefig does
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    rows = {}
+    for ax in fig.axes:
+        rows.setdefault(round(ax.get_position().y0, 3), []).append(ax)
+    assert len(rows) == 3 and all(len(axes) == 2 for axes in rows.values())
+    for axes in rows.values():
+        left, right = sorted(axes, key=lambda a: a.get_position().x0)
+        a = left.xaxis.label.get_window_extent(renderer)
+        b = right.xaxis.label.get_window_extent(renderer)
+        assert a.x1 < b.x0, (left.get_xlabel(), right.get_xlabel())
 
 
 def test_the_ablation_bars_of_single_runs_are_their_per_clip_means_and_paired_differences(plain_root, tmp_path):
