@@ -246,8 +246,8 @@ def test_the_ablation_takes_labels_and_decimals_from_the_catalogue(monkeypatch):
     assert re.fullmatch(r"\d+\.\d{5}", row[1]) and re.fullmatch(r"\d\.\d{3}", row[4])  # SSIM keeps 3
     paired = next(line for line in text.splitlines() if line.startswith("| exo-copy | Peak SNR |"))
     assert re.search(r"\| \+\d+\.\d{6} \[\+\d+\.\d{6}, \+\d+\.\d{6}\] \|", paired)
-    # only the metrics of the paired rows (exo2egosyn's committed runs have no LPIPS / CLIP-I / ego-motion scores)
-    assert "Positive Peak SNR / SSIM differences mean exo2egosyn is better." in text
+    # only the metrics of the paired rows (the committed runs have no LPIPS / CLIP-I scores), each with its direction
+    assert "Positive Peak SNR / SSIM differences (negative Ego-motion error) mean exo2egosyn is better." in text
 
 
 def test_the_reference_is_better_where_the_difference_has_the_metrics_sign():
