@@ -32,6 +32,10 @@ DEFAULTS = {
     "vae": {"num_frames": None, "crop": None, "kl_weight": 1e-4, "stats_clips": 32, "model": {},
             "sources": "all", "eval_every": 0, "eval_clips": 0, "eval_splits": ["train", "test"]},
     "flow": {"text_dropout": 0.0, "max_sequence_length": 64, "exo_views": "all"},
+    # transformer (stage transformer): model = overrides of configs.TINY_TRANSFORMER. Empty: continue the
+    # backbone's transformer. Non-empty: start from a fresh transformer of that architecture (in / out channels
+    # follow the backbone VAE's z_dim), seeded by `seed` - to try a larger or smaller miniature transformer
+    "transformer": {"model": {}},
     "adapters": {"use_align": True, "use_multiexocon": True, "use_poseinj": True, "lora_rank": 8,
                  "stage1_steps": 100, "stage1_lr": 1e-3, "stage2_lr": 5e-4, "cosine_weight": 0.0,
                  "module_seed": 0},
@@ -62,6 +66,11 @@ def load_config(path_or_dict) -> dict:
         raise ValueError(f"stage must be vae, transformer or adapters, got {cfg['stage']!r}")
     if cfg["output_dir"] is None:
         raise ValueError("config needs output_dir")
+    from ..configs import TINY_TRANSFORMER
+
+    unknown = sorted(set(cfg["transformer"]["model"] or {}) - set(TINY_TRANSFORMER))
+    if unknown:
+        raise ValueError(f"transformer.model: unknown key(s) {unknown}; known: {sorted(TINY_TRANSFORMER)}")
     return cfg
 
 

@@ -13,11 +13,26 @@ from .randomness import batch_indices, shifted_sigmas, step_generator
 from .vae_stage import save_backbone
 
 
+def fresh_transformer(overrides: dict, z_dim: int, seed: int):
+    """A randomly initialised ``WanTransformer3DModel``: ``configs.TINY_TRANSFORMER`` with ``overrides``, reading
+    and writing latents of ``z_dim`` channels; the same ``seed`` gives the same weights on every machine."""
+    from diffusers import WanTransformer3DModel
+
+    from ..configs import TINY_TRANSFORMER
+
+    arch = dict(TINY_TRANSFORMER, in_channels=z_dim, out_channels=z_dim) | dict(overrides)  # keys: load_config
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return WanTransformer3DModel(**arch)
+
+
 def train_transformer(cfg, accelerator, state, meta, stop_after, progress):
     from ..pipeline import load_wan_components
 
     seed = cfg["seed"]
     comps = load_wan_components(cfg["backbone"], torch_dtype=torch.float32)
+    if cfg["transformer"]["model"]:  # another architecture: from scratch, not the backbone's weights
+        comps["transformer"] = fresh_transformer(cfg["transformer"]["model"], int(comps["vae"].config.z_dim), seed)
     clips, idx = load_clips(cfg)
     cache = build_cache(cfg, comps, clips, idx, "foundation", accelerator)
     # items: (clip position, -1 = ego or exo view v)

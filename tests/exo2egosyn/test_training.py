@@ -118,6 +118,26 @@ def test_trained_adapters_load_into_pipeline(tiny_synth, backbone, tmp_path):
     assert float(pipe.multiexocon.state_dict()[[k for k in pipe.multiexocon.state_dict()][-1]].abs().sum()) > 0
 
 
+def test_a_transformer_of_another_architecture_trains_from_scratch_and_serves_adapters(tiny_synth, backbone,
+                                                                                       tmp_path, capsys):
+    """transformer.model overrides configs.TINY_TRANSFORMER: the stage starts a fresh transformer of that size
+    (latent channels from the backbone's VAE) instead of continuing the backbone's, and adapters train on it."""
+    from exo2egosyn.pipeline import load_wan_components
+
+    cfg = _cfg("transformer", tiny_synth, backbone, tmp_path, "small", steps=2, save_every=2)
+    cfg["transformer"] = {"model": {"num_layers": 2, "attention_head_dim": 16, "ffn_dim": 128}}
+    assert train(cfg, progress=False)["finished"]
+    comps = load_wan_components(str(tmp_path / "small"), torch_dtype=torch.float32)
+    tc, z = comps["transformer"].config, comps["vae"].config.z_dim
+    assert (tc.num_layers, tc.attention_head_dim, tc.ffn_dim, tc.in_channels, tc.out_channels) == (2, 16, 128, z, z)
+    s = train(_cfg("adapters", tiny_synth, tmp_path / "small", tmp_path, "ad-small", steps=2, save_every=10),
+              progress=False)
+    assert s["finished"] and (tmp_path / "ad-small" / "align").is_dir()
+    bad = ["train", "--config", str(CONFIG_DIR / "foundation-transformer.yaml"), "--print-config",
+           "--set", "transformer.model.num_layer=8"]
+    assert main(bad) == 2 and "transformer.model: unknown key(s) ['num_layer']" in capsys.readouterr().err
+
+
 def test_cli_parses_every_config(capsys):
     configs = sorted(CONFIG_DIR.glob("*.yaml"))
     names = {p.stem for p in configs}
