@@ -60,9 +60,9 @@ from .state import RunMismatchError, RunState, check_resume, run_identity
 from .transformer_stage import train_transformer
 from .vae_stage import frame_psnr_table, save_backbone, train_vae, vae_architecture, vae_frame_psnr, vae_reconstruct
 
-__all__ = ["DEFAULTS", "AlignStep", "FlowStep", "RunMismatchError", "RunState", "VAEStep", "adapter_clip_inputs", "apply_overrides",
-           "batch_indices", "build_cache", "encode_latents", "final_losses", "first_frame_conditions",
-           "flow_inputs", "frame_psnr_table", "load_config", "lr_factor", "resolve_paths", "save_backbone",
+__all__ = ["DEFAULTS", "AlignStep", "FlowStep", "RunMismatchError", "RunState", "VAEStep", "adapter_clip_inputs",
+           "apply_overrides", "batch_indices", "build_cache", "encode_latents", "final_losses",
+           "first_frame_conditions", "flow_inputs", "frame_psnr_table", "load_config", "lr_factor", "resolve_paths", "save_backbone",
            "shifted_sigmas", "step_generator", "train", "vae_architecture", "vae_frame_psnr", "vae_reconstruct"]
 
 

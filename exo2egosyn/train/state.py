@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -64,8 +63,9 @@ def trainable_params(module) -> dict:
 
 
 # What a resumed run may change: how long it runs and how it reports, where files go (the data by path: its content
-# identity is compared instead), the hardware (threads, mixed precision) and later learning-rate milestones. Everything else defines the run: resuming another run's
-# state under a different value would silently continue the wrong model.
+# identity is compared instead), the hardware (threads, mixed precision) and later learning-rate milestones.
+# Everything else defines the run: resuming another run's state under a different value would silently continue
+# the wrong model.
 RESUMABLE_CHANGES = ("name", "output_dir", "work_dir", "cache_dir", "data.root", "threads", "mixed_precision",
                      "train.steps", "train.save_every", "train.log_every", "train.lr_decay")
 
@@ -105,7 +105,3 @@ def check_resume(work_dir, recorded: dict | None, current: dict) -> None:
             f"{work_dir} holds the resume state of another run ({what}). Resuming it would continue that model. "
             f"Use another work_dir (--set work_dir=NAME) or delete {work_dir} to start this run from scratch. "
             f"A resumed run may change only: {', '.join(RESUMABLE_CHANGES)}.")
-
-
-def identity_sha256(identity: dict) -> str:
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
