@@ -1,0 +1,132 @@
+"""Where does a latent video generator lose against the truth? Ceilings and decompositions on one split.
+
+Issue 10 asks the miniature for +2 dB PSNR and +0.1 SSIM over ``mean-colour``. This script prints the figures
+that say how far such a bar is from what the parts of the model can reach at all, on the same clips and with
+the benchmark's own per-frame PSNR / SSIM (``benchmark.metrics``):
+
+- ``vae ceiling``: the true ego clip encoded and decoded by the backbone's VAE (posterior mode). Every
+  generator that decodes through this VAE is bounded by it, up to luck.
+- ``truth flat``: the true ego clip's own mean colour as a flat video (the oracle twin of ``mean-colour``).
+- ``truth frame-0 still``: the true first ego frame held for the whole clip: how much the ego camera moves.
+- for each run folder given: the run's videos as they are, and their frame 0 held still (does the generated
+  motion help or hurt?), with PSNR per frame index.
+
+Frame 0 of the first-frame track and of the truth still is the true frame, which the PSNR cap (100 dB) would
+reward; so next to the clip scores every row also has the scores over frames 2..T only.
+
+Usage (from the repository root)::
+
+    python -m benchmark run --method exo2egosyn --split val --out runs/gap
+    python -m benchmark run --method exo2egosyn --split val --track first-frame --out runs/gap
+    python benchmarks/gap_decomposition.py --split val runs/gap/synth/val/exo2egosyn \
+        runs/gap/synth/val/exo2egosyn@first-frame
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_VAE = REPO / "exo2egosyn" / "checkpoints" / "tiny-wan" / "vae"
+
+
+def scores(videos: np.ndarray, truths: np.ndarray) -> dict:
+    """Mean over clips of PSNR / SSIM over all frames and over frames 2..T, and mean PSNR per frame index.
+
+    videos, truths: uint8 (N, T, H, W, 3).
+    """
+    from benchmark.metrics.video_psnr import video_psnr
+    from benchmark.metrics.video_ssim import video_ssim
+
+    psnr = np.stack([video_psnr(torch.from_numpy(v), torch.from_numpy(t), per_frame=True).numpy()
+                     for v, t in zip(videos, truths)])
+    ssim = np.stack([video_ssim(torch.from_numpy(v), torch.from_numpy(t), per_frame=True).numpy()
+                     for v, t in zip(videos, truths)])
+    return {"psnr": psnr.mean(), "ssim": ssim.mean(), "psnr_later": psnr[:, 1:].mean(),
+            "ssim_later": ssim[:, 1:].mean(), "psnr_per_frame": psnr.mean(0)}
+
+
+def still(videos: np.ndarray) -> np.ndarray:
+    """Frame 0 of each video held for all its frames: uint8 (N, T, H, W, 3) -> same shape."""
+    return np.repeat(videos[:, :1], videos.shape[1], axis=1)
+
+
+def flat(videos: np.ndarray) -> np.ndarray:
+    """Each video replaced by its own mean colour (over frames and pixels), rounded: same shape, uint8."""
+    mean = videos.reshape(len(videos), -1, 3).astype(np.float64).mean(1)
+    return np.broadcast_to(np.clip(np.round(mean), 0, 255).astype(np.uint8)[:, None, None, None, :],
+                           videos.shape).copy()
+
+
+def run_videos(run_dir: Path, clip_ids: list) -> np.ndarray:
+    """The run folder's videos of ``clip_ids``, uint8 (N, T, H, W, 3); a missing one is a clear error."""
+    from benchmark.errors import UsageError
+    from benchmark.video_io import read_video
+
+    missing = [c for c in clip_ids if not (run_dir / "videos" / f"{c}.mp4").is_file()]
+    if missing:
+        raise UsageError(f"{run_dir}: no video for {len(missing)} clip(s) of the split, e.g. {missing[0]} "
+                         f"(expected {run_dir / 'videos' / (missing[0] + '.mp4')}); run it to the end first")
+    return np.stack([read_video(run_dir / "videos" / f"{c}.mp4") for c in clip_ids])
+
+
+def main(argv=None) -> int:
+    from diffusers import AutoencoderKLWan
+
+    from benchmark.data import load_split
+    from benchmark.errors import UsageError
+    from exo2egosyn.train.vae_stage import vae_reconstruct
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="*", help="run folders (OUT/synth/<split>/<name>) of this split")
+    ap.add_argument("--split", default="val", help="synthetic split (default: val)")
+    ap.add_argument("--root", default=None, help="SynthEgoExo root (default: the cache's synth folder)")
+    ap.add_argument("--vae", default=str(DEFAULT_VAE), help="a diffusers AutoencoderKLWan folder (default: shipped)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    args = ap.parse_args(argv)
+    if not (Path(args.vae) / "config.json").is_file():
+        raise UsageError(f"--vae {args.vae}: not a diffusers VAE folder (no config.json)")
+    torch.set_num_threads(max(1, args.threads))
+    clips = load_split("synth", args.split, root=args.root)
+    ids = [clips[i].clip_id for i in range(len(clips))]
+    truths = np.stack([clips[i].ego_video for i in range(len(clips))])
+    for run in args.runs:
+        res = Path(run) / "results.json"
+        if res.is_file() and json.loads(res.read_text())["dataset"]["split"] != args.split:
+            raise UsageError(f"{run}: a run of split {json.loads(res.read_text())['dataset']['split']!r}, "
+                             f"not --split {args.split}")
+
+    vae = AutoencoderKLWan.from_pretrained(args.vae, torch_dtype=torch.float32).eval()
+    t0 = time.perf_counter()
+    recon = vae_reconstruct(vae, truths)
+    print(f"synth/{args.split}: {len(ids)} clips x {truths.shape[1]} frames {truths.shape[2]}x{truths.shape[3]}; "
+          f"VAE {args.vae} ({time.perf_counter() - t0:.0f} s to encode + decode)\n")
+    rows = [("vae ceiling", scores(recon, truths)), ("truth flat", scores(flat(truths), truths)),
+            ("truth frame-0 still", scores(still(truths), truths))]
+    for run in args.runs:
+        videos = run_videos(Path(run), ids)
+        name = Path(run).name
+        rows += [(name, scores(videos, truths)), (f"{name} frame-0 still", scores(still(videos), truths))]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'':{width}} | PSNR  | SSIM  | PSNR 2..T | SSIM 2..T | PSNR per frame")
+    for name, s in rows:
+        per_frame = " ".join(f"{x:.1f}" for x in s["psnr_per_frame"])
+        print(f"{name:{width}} | {s['psnr']:5.2f} | {s['ssim']:.3f} | {s['psnr_later']:9.2f} | "
+              f"{s['ssim_later']:9.3f} | {per_frame}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    try:
+        sys.exit(main())
+    except ValueError as e:  # UsageError and the loaders' clear errors: one line, exit 2
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
