@@ -8,6 +8,9 @@ the benchmark's own per-frame PSNR / SSIM (``benchmark.metrics``):
   generator that decodes through this VAE is bounded by it, up to luck.
 - ``truth flat``: the true ego clip's own mean colour as a flat video (the oracle twin of ``mean-colour``).
 - ``truth frame-0 still``: the true first ego frame held for the whole clip: how much the ego camera moves.
+- ``truth frame-0 rotated``: the true first ego frame warped to each frame t by the ego camera's rotation
+  since frame 0 (the homography ``H_t = K R_t^T R_0 K^-1``, translation and parallax ignored, uncovered pixels
+  take the nearest border pixel): how much of that motion the ego poses alone explain.
 - for each run folder given: the run's videos as they are, and their frame 0 held still (does the generated
   motion help or hurt?), with PSNR per frame index.
 
@@ -58,6 +61,33 @@ def still(videos: np.ndarray) -> np.ndarray:
     return np.repeat(videos[:, :1], videos.shape[1], axis=1)
 
 
+def rotated(videos: np.ndarray, K: np.ndarray, T_world_cam: np.ndarray) -> np.ndarray:
+    """Frame 0 of each video warped to every frame by the camera's rotation since frame 0.
+
+    videos uint8 (N, T, H, W, 3); K (N, 3, 3) intrinsics in pixels of (H, W); T_world_cam (N, T, 4, 4)
+    camera-to-world. A pixel x_t of frame t shows the ray R_t K^-1 x_t in the world, which frame 0 sees at
+    x_0 ~ K R_0^T R_t K^-1 x_t; frame 0 is sampled there bilinearly (pixel centres at integer + 0.5).
+    """
+    import torch.nn.functional as F
+
+    n, t, h, w, _ = videos.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64) + 0.5, torch.arange(w, dtype=torch.float64) + 0.5,
+                            indexing="ij")
+    pix = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(-1, 3)  # (H W, 3)
+    out = np.empty_like(videos)
+    for i in range(n):
+        Kt = torch.as_tensor(K[i], dtype=torch.float64)
+        R = torch.as_tensor(T_world_cam[i][:, :3, :3], dtype=torch.float64)  # (T, 3, 3)
+        H = Kt @ R[0].T @ R @ torch.linalg.inv(Kt)  # (T, 3, 3): frame-t pixel -> frame-0 pixel
+        src = torch.einsum("tij,pj->tpi", H, pix)
+        src = src[..., :2] / src[..., 2:].clamp(min=1e-9)
+        grid = torch.stack([src[..., 0] / w * 2 - 1, src[..., 1] / h * 2 - 1], -1).reshape(t, h, w, 2)
+        frame0 = torch.from_numpy(videos[i, 0]).permute(2, 0, 1)[None].double().expand(t, -1, -1, -1)
+        warped = F.grid_sample(frame0, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        out[i] = warped.permute(0, 2, 3, 1).round().clamp(0, 255).byte().numpy()
+    return out
+
+
 def flat(videos: np.ndarray) -> np.ndarray:
     """Each video replaced by its own mean colour (over frames and pixels), rounded: same shape, uint8."""
     mean = videos.reshape(len(videos), -1, 3).astype(np.float64).mean(1)
@@ -97,6 +127,8 @@ def main(argv=None) -> int:
     clips = load_split("synth", args.split, root=args.root)
     ids = [clips[i].clip_id for i in range(len(clips))]
     truths = np.stack([clips[i].ego_video for i in range(len(clips))])
+    ego_K = np.stack([clips[i].ego_K for i in range(len(clips))])
+    ego_T = np.stack([clips[i].ego_T_world_cam for i in range(len(clips))])
     for run in args.runs:
         res = Path(run) / "results.json"
         if res.is_file() and json.loads(res.read_text())["dataset"]["split"] != args.split:
@@ -109,7 +141,8 @@ def main(argv=None) -> int:
     print(f"synth/{args.split}: {len(ids)} clips x {truths.shape[1]} frames {truths.shape[2]}x{truths.shape[3]}; "
           f"VAE {args.vae} ({time.perf_counter() - t0:.0f} s to encode + decode)\n")
     rows = [("vae ceiling", scores(recon, truths)), ("truth flat", scores(flat(truths), truths)),
-            ("truth frame-0 still", scores(still(truths), truths))]
+            ("truth frame-0 still", scores(still(truths), truths)),
+            ("truth frame-0 rotated", scores(rotated(truths, ego_K, ego_T), truths))]
     for run in args.runs:
         videos = run_videos(Path(run), ids)
         name = Path(run).name
