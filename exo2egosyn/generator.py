@@ -50,6 +50,27 @@ _REAL_DEFAULTS = dict(num_inference_steps=50, guidance_scale=5.0, max_sequence_l
                       max_exo_area=704 * 1280)
 
 
+def is_trained_miniature(backbone: str) -> bool:
+    """Whether ``backbone`` is a folder a foundation stage of ``python -m exo2egosyn train`` wrote (it holds a
+    ``train-meta-*.json`` whose ``stage`` is ``vae`` or ``transformer``).
+
+    Those stages build miniatures only (the tiny WAN classes at the tiny resolutions), so such a folder takes the
+    shipped miniature's generation defaults; without this a retrained miniature would be run at the real model's
+    704 x 1280 working area, 50 steps and guidance 5.
+    """
+    folder = Path(backbone)
+    if not folder.is_dir():
+        return False
+    for meta in folder.glob("train-meta-*.json"):
+        try:
+            stage = json.loads(meta.read_text()).get("stage")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if stage in ("vae", "transformer"):
+            return True
+    return False
+
+
 def method_name(use_align: bool, use_multiexocon: bool, use_poseinj: bool) -> str:
     """Registry name of a flag combination (also the default checkpoint folder name)."""
     off = [n for n, on in (("align", use_align), ("multiexocon", use_multiexocon), ("poseinj", use_poseinj)) if not on]
@@ -178,7 +199,10 @@ class _WanBackedGenerator(Generator):
         self.backbone = str(backbone)
         # only the word "tiny" selects the shipped tiny model: a folder called tiny-something is a user's backbone
         self.is_tiny = self.backbone == "tiny"
-        defaults = _TINY_DEFAULTS if self.is_tiny else _REAL_DEFAULTS
+        # the miniature's defaults (sizes, steps, guidance, threads, dtypes) also hold for a miniature the user
+        # trained with `python -m exo2egosyn train`, whatever its folder is called
+        self.is_miniature = self.is_tiny or is_trained_miniature(self.backbone)
+        defaults = _TINY_DEFAULTS if self.is_miniature else _REAL_DEFAULTS
         self.num_inference_steps = int(num_inference_steps or defaults["num_inference_steps"])
         self.guidance_scale = float(defaults["guidance_scale"] if guidance_scale is None else guidance_scale)
         self.max_sequence_length = int(max_sequence_length or defaults["max_sequence_length"])
@@ -224,27 +248,27 @@ class _WanBackedGenerator(Generator):
 
     @property
     def generation_threads(self) -> int | None:
-        """Torch intra-op threads inside :meth:`generate`: ``threads`` when given; 1 for the tiny model on the CPU
+        """Torch intra-op threads inside :meth:`generate`: ``threads`` when given; 1 for a miniature on the CPU
         (its ops are too small to share: measured by ``benchmarks/main_command_phases.py``, and on a busy machine
         several threads' spinning makes a clip many times slower); None (torch's own setting) otherwise. It does not
         change the video beyond the thread-count spread that ``leaderboard/tolerances.json`` records, so it is not
         part of :meth:`config`."""
         if self.threads is not None:
             return int(self.threads)
-        return 1 if self.is_tiny and self.device == "cpu" else None
+        return 1 if self.is_miniature and self.device == "cpu" else None
 
     @property
     def use_vae_slicing(self) -> bool:
         """Encode (and decode) one video of a batch at a time (diffusers' ``AutoencoderKLWan.enable_slicing``):
         the exo views of a clip go through the VAE one by one instead of all at once, so the VAE's activations
         are those of one view (the conditioning's peak memory). ``vae_slicing`` when given; by default on for a
-        real backbone on CUDA, off for the tiny model (whose four views fit easily and run faster together).
+        real backbone on CUDA, off for a miniature (whose four views fit easily and run faster together).
         The latents are those of the batched call up to float rounding (tested), so, like ``threads``, it is not
         part of :meth:`config`; ``vae_tiling`` (diffusers' spatial tiles, for frames too large for one pass)
         is, because tiles blend at their seams and change the latents."""
         if self.vae_slicing is not None:
             return bool(self.vae_slicing)
-        return not self.is_tiny and self.device.startswith("cuda")
+        return not self.is_miniature and self.device.startswith("cuda")
 
     def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
         """The ego video ``(T, H, W, 3)`` uint8 for ``inputs``, with :attr:`generation_threads` torch threads."""
@@ -265,17 +289,17 @@ class _WanBackedGenerator(Generator):
 
         if self.requested_dtype is not None:
             return getattr(torch, str(self.requested_dtype).replace("torch.", ""))
-        return torch.bfloat16 if (not self.is_tiny and self.device.startswith("cuda")) else torch.float32
+        return torch.bfloat16 if (not self.is_miniature and self.device.startswith("cuda")) else torch.float32
 
     @property
     def vae_torch_dtype(self):
         """The VAE's dtype: ``vae_dtype`` when given; else float32 for a real backbone (WAN's recommendation for
-        quality) and the model's dtype for the tiny one."""
+        quality) and the model's dtype for a miniature."""
         import torch
 
         if self.vae_dtype is not None:
             return getattr(torch, self.vae_dtype)
-        return self.torch_dtype if self.is_tiny else torch.float32
+        return self.torch_dtype if self.is_miniature else torch.float32
 
     def _backbone_dir(self):
         if self.is_tiny:

@@ -235,6 +235,23 @@ def test_a_backbone_folder_is_hashed_into_the_results_even_when_named_tiny_somet
     assert Exo2EgoSynGenerator(backbone=str(folder)).checkpoint_sha256() != g.checkpoint_sha256()
 
 
+@pytest.mark.parametrize("meta", [None, {"stage": "adapters"}, "not json"])
+def test_a_backbone_folder_not_written_by_a_foundation_stage_takes_the_real_models_defaults(tmp_path, meta):
+    """Only a folder holding a foundation stage's train-meta-*.json (stage vae or transformer) is a trained
+    miniature (tests/exo2egosyn/test_training.py trains one and generates with it); any other folder, an
+    adapters folder or an unreadable meta file included, is run like the real WAN 2.2."""
+    from exo2egosyn.generator import is_trained_miniature
+
+    if meta is not None:
+        (tmp_path / "train-meta-x.json").write_text(meta if isinstance(meta, str) else json.dumps(meta))
+    g = Exo2EgoSynGenerator(backbone=str(tmp_path))
+    assert not is_trained_miniature(str(tmp_path)) and not g.is_miniature
+    assert (g.num_inference_steps, g.guidance_scale, g.max_area) == (50, 5.0, 704 * 1280)
+    (tmp_path / "train-meta-y.json").write_text(json.dumps({"stage": "transformer"}))
+    assert Exo2EgoSynGenerator(backbone=str(tmp_path)).max_area == 64 * 64
+    assert not is_trained_miniature(str(tmp_path / "absent")) and Exo2EgoSynGenerator().is_miniature
+
+
 def test_vae_dtype_puts_the_vae_in_that_dtype_and_is_recorded_in_the_results():
     """vae_dtype=bfloat16 halves the VAE's bytes; it changes the numbers, so the results' config says so (and only
     then: results without it stay comparable with older ones)."""
