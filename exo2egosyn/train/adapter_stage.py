@@ -93,6 +93,7 @@ def train_adapters(cfg, accelerator, state, meta, stop_after, progress):
         if mods[name] is not None:
             mods[name].train().requires_grad_(True)
     shift = float(comps["scheduler"].config.get("flow_shift", 3.0) or 1.0)
+    p_true = float(ac["true_first_frame"])
 
     def batch2(step):
         g = step_generator(seed, step)
@@ -100,9 +101,13 @@ def train_adapters(cfg, accelerator, state, meta, stop_after, progress):
         x0 = torch.stack([cache["ego"][i] for i in ids])
         noise = torch.randn(x0.shape, generator=g)
         sigma = shifted_sigmas(torch.rand(B, generator=g), shift)
+        condition = conds[ids]
+        if p_true > 0:  # drawn after noise and sigma, and only then: the default's draws stay as they were
+            use_true = (torch.rand(B, generator=g) < p_true)[:, None, None, None, None]
+            condition = torch.where(use_true, x0[:, :, :1], condition)
         sl = slice(*local_slice(B, accelerator))
         ids = ids[sl.start:sl.stop]
-        return {"x0": x0[sl].to(d), "condition": conds[ids].to(d),
+        return {"x0": x0[sl].to(d), "condition": condition[sl].to(d),
                 "text": torch.stack([cache["text"][i] for i in ids]).to(d), "noise": noise[sl].to(d),
                 "sigma": sigma[sl].to(d), "exo_latents": torch.stack([cache["exo"][i] for i in ids]).to(d),
                 "rays_exo": gather(ids, "rays_exo").to(d), "rays_ego": gather(ids, "rays_ego").to(d)}

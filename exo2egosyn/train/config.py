@@ -36,9 +36,12 @@ DEFAULTS = {
     # backbone's transformer. Non-empty: start from a fresh transformer of that architecture (in / out channels
     # follow the backbone VAE's z_dim), seeded by `seed` - to try a larger or smaller miniature transformer
     "transformer": {"model": {}},
+    # adapters.true_first_frame: the probability that a stage-2 sample is conditioned on the true ego first-frame
+    # latent instead of what exo-only inference gives (Align's prediction, or the closest exo view): 0 = always
+    # the prediction (the shipped recipe; nothing more is drawn, so runs without it are unchanged)
     "adapters": {"use_align": True, "use_multiexocon": True, "use_poseinj": True, "lora_rank": 8,
                  "stage1_steps": 100, "stage1_lr": 1e-3, "stage2_lr": 5e-4, "cosine_weight": 0.0,
-                 "module_seed": 0},
+                 "module_seed": 0, "true_first_frame": 0.0},
 }
 
 
@@ -68,6 +71,9 @@ def load_config(path_or_dict) -> dict:
         raise ValueError("config needs output_dir")
     from ..configs import TINY_TRANSFORMER
 
+    p = cfg["adapters"]["true_first_frame"]
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        raise ValueError(f"adapters.true_first_frame must be a probability between 0 and 1, got {p!r}")
     unknown = sorted(set(cfg["transformer"]["model"] or {}) - set(TINY_TRANSFORMER))
     if unknown:
         raise ValueError(f"transformer.model: unknown key(s) {unknown}; known: {sorted(TINY_TRANSFORMER)}")

@@ -222,3 +222,24 @@ def test_set_overrides_config_entries_and_bad_ones_are_usage_errors(capsys):
                      ("train.steps.x=1", "not a section")):
         assert main(["train", "--config", cfg, "--print-config", "--set", bad]) == 2
         assert why in capsys.readouterr().err
+
+
+def test_stage_two_can_condition_on_the_true_first_frame(tiny_synth, backbone, tmp_path, capsys):
+    """adapters.true_first_frame = p conditions each stage-2 sample on the true ego first-frame latent with
+    probability p instead of Align's prediction: stage 1 is the same, stage 2 learns from other conditions.
+    Out of [0, 1] it is a usage error (exit 2)."""
+    runs = {}
+    for p in (0.0, 1.0):
+        cfg = _cfg("adapters", tiny_synth, backbone, tmp_path, f"tff-{p}", steps=6, save_every=10)
+        cfg["adapters"]["true_first_frame"] = p
+        s = train(cfg, progress=False)
+        assert s["finished"]
+        runs[p] = (s["losses"], _safetensors(tmp_path / f"tff-{p}"))
+    (loss0, w0), (loss1, w1) = runs[0.0], runs[1.0]
+    assert loss0["align"] == loss1["align"] and loss0["flow"] != loss1["flow"]
+    align = [k for k in w0 if k.startswith("align")]
+    assert align and all(torch.equal(w0[k], w1[k]) for k in align)
+    assert any(not torch.equal(w0[k], w1[k]) for k in w0 if k.startswith("transformer_lora"))
+    bad = ["train", "--config", str(CONFIG_DIR / "exo2egosyn.yaml"), "--print-config",
+           "--set", "adapters.true_first_frame=1.5"]
+    assert main(bad) == 2 and "adapters.true_first_frame must be a probability" in capsys.readouterr().err
