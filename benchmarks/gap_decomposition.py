@@ -88,13 +88,6 @@ def rotated(videos: np.ndarray, K: np.ndarray, T_world_cam: np.ndarray) -> np.nd
     return out
 
 
-def flat(videos: np.ndarray) -> np.ndarray:
-    """Each video replaced by its own mean colour (over frames and pixels), rounded: same shape, uint8."""
-    mean = videos.reshape(len(videos), -1, 3).astype(np.float64).mean(1)
-    return np.broadcast_to(np.clip(np.round(mean), 0, 255).astype(np.uint8)[:, None, None, None, :],
-                           videos.shape).copy()
-
-
 def run_videos(run_dir: Path, clip_ids: list) -> np.ndarray:
     """The run folder's videos of ``clip_ids``, uint8 (N, T, H, W, 3); a missing one is a clear error."""
     from benchmark.errors import UsageError
@@ -113,6 +106,7 @@ def main(argv=None) -> int:
     from benchmark.data import load_split
     from benchmark.errors import UsageError
     from exo2egosyn.train.vae_stage import vae_reconstruct
+    from vae_per_frame import flat_colour_oracle  # the sibling script: benchmarks/ is first on sys.path
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="*", help="run folders (OUT/synth/<split>/<name>) of this split")
@@ -140,7 +134,7 @@ def main(argv=None) -> int:
     recon = vae_reconstruct(vae, truths)
     print(f"synth/{args.split}: {len(ids)} clips x {truths.shape[1]} frames {truths.shape[2]}x{truths.shape[3]}; "
           f"VAE {args.vae} ({time.perf_counter() - t0:.0f} s to encode + decode)\n")
-    rows = [("vae ceiling", scores(recon, truths)), ("truth flat", scores(flat(truths), truths)),
+    rows = [("vae ceiling", scores(recon, truths)), ("truth flat", scores(flat_colour_oracle(truths), truths)),
             ("truth frame-0 still", scores(still(truths), truths)),
             ("truth frame-0 rotated", scores(rotated(truths, ego_K, ego_T), truths))]
     for run in args.runs:
