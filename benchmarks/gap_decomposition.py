@@ -12,7 +12,9 @@ the benchmark's own per-frame PSNR / SSIM (``benchmark.metrics``):
   since frame 0 (the homography ``H_t = K R_t^T R_0 K^-1``, translation and parallax ignored, uncovered pixels
   take the nearest border pixel): how much of that motion the ego poses alone explain.
 - for each run folder given: the run's videos as they are, and their frame 0 held still (does the generated
-  motion help or hurt?), with PSNR per frame index.
+  motion help or hurt?), with PSNR per frame index; with ``--through-vae`` also the run's videos encoded and
+  decoded by the VAE: what the same answer would score had it come out of this VAE (for a method that does
+  not decode through it, such as ``reproject``, the share of its lead that the VAE alone would take away).
 
 Frame 0 of the first-frame track and of the truth still is the true frame, which the PSNR cap (100 dB) would
 reward; so next to the clip scores every row also has the scores over frames 2..T only.
@@ -114,6 +116,8 @@ def main(argv=None) -> int:
     ap.add_argument("--root", default=None, help="SynthEgoExo root (default: the cache's synth folder)")
     ap.add_argument("--vae", default=str(DEFAULT_VAE), help="a diffusers AutoencoderKLWan folder (default: shipped)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    ap.add_argument("--through-vae", action="store_true",
+                    help="also score each run's videos after encoding + decoding them with the VAE")
     args = ap.parse_args(argv)
     if not (Path(args.vae) / "config.json").is_file():
         raise UsageError(f"--vae {args.vae}: not a diffusers VAE folder (no config.json)")
@@ -141,6 +145,8 @@ def main(argv=None) -> int:
         videos = run_videos(Path(run), ids)
         name = Path(run).name
         rows += [(name, scores(videos, truths)), (f"{name} frame-0 still", scores(still(videos), truths))]
+        if args.through_vae:
+            rows.append((f"{name} through the VAE", scores(vae_reconstruct(vae, videos), truths)))
     width = max(len(r[0]) for r in rows)
     print(f"{'':{width}} | PSNR  | SSIM  | PSNR 2..T | SSIM 2..T | PSNR per frame")
     for name, s in rows:
