@@ -132,6 +132,21 @@ def latent_norm(vae, device=None, dtype=torch.float32):
 
 
 @torch.no_grad()
+def vae_identity(vae) -> str:
+    """sha256 over a VAE's config and the exact bytes (and dtype) of its parameters: the key part that says which
+    encoder made a cached latent. One definition for the pipeline's exo-latent cache and the training latent cache,
+    so the two can never disagree on whether a VAE changed."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256(json.dumps(vae.config, sort_keys=True, default=str).encode())
+    for name, tensor in sorted(vae.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tensor.dtype).encode())
+        h.update(tensor.detach().contiguous().cpu().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def encode_normalized(vae, video: torch.Tensor, device=None, dtype=torch.float32) -> torch.Tensor:
     """Normalized WAN latents ``(mode(E(x)) - mean) / std`` (N, C, T', h, w) of videos (N, 3, T, H, W) in [-1, 1].
 

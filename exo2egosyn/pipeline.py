@@ -356,15 +356,10 @@ class Exo2EgoSynPipeline(DiffusionPipeline):
         return conditioning.encode_normalized(self.vae, video, device=device or self._execution_device, dtype=dtype)
 
     def vae_identity(self) -> str:
-        """sha256 over the VAE's config and parameter bytes (computed once): the exo-latent cache's key part that
-        says which encoder made a latent."""
+        """:func:`conditioning.vae_identity` of this pipeline's VAE, computed once: the exo-latent cache's key part
+        that says which encoder made a latent."""
         if self._vae_identity is None:
-            h = hashlib.sha256(json.dumps(self.vae.config, sort_keys=True, default=str).encode())
-            for name, tensor in sorted(self.vae.state_dict().items()):
-                h.update(name.encode())
-                h.update(str(tensor.dtype).encode())
-                h.update(tensor.detach().contiguous().cpu().view(torch.uint8).numpy().tobytes())
-            self._vae_identity = h.hexdigest()
+            self._vae_identity = conditioning.vae_identity(self.vae)
         return self._vae_identity
 
     def encode_exo_views(self, clips: torch.Tensor, device=None) -> torch.Tensor:

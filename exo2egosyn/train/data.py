@@ -101,7 +101,7 @@ def build_cache(cfg, comps, clips, idx, kind: str, accelerator=None) -> dict:
     vae = comps["vae"]
     # "conditioning-1": adapter inputs built by exo2egosyn.conditioning (the pipeline's functions); an entry written
     # by an earlier layout of this cache is never read as this one
-    key = hashlib.sha256(json.dumps([kind, clips.manifest_sha256, clips.split, idx, vae_sha256(vae),
+    key = hashlib.sha256(json.dumps([kind, clips.manifest_sha256, clips.split, idx, conditioning.vae_identity(vae),
                                      cfg["flow"]["max_sequence_length"], cfg["flow"]["exo_views"], "conditioning-1",
                                      list(comps["transformer"].config.patch_size)]).encode())
     path = Path(cfg["cache_dir"]) / f"{kind}-{key.hexdigest()[:20]}.pt"
@@ -137,12 +137,3 @@ def build_cache(cfg, comps, clips, idx, kind: str, accelerator=None) -> dict:
     if accelerator is not None:
         accelerator.wait_for_everyone()
     return data
-
-
-def vae_sha256(vae) -> str:
-    h = hashlib.sha256()
-    for k, v in sorted(vae.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().float().numpy().tobytes())
-    h.update(json.dumps([list(vae.config.latents_mean), list(vae.config.latents_std)]).encode())
-    return h.hexdigest()

@@ -136,3 +136,27 @@ def test_generation_sizes_snap_to_whole_tokens_and_latents():
     capped = conditioning.generation_sizes((256, 256), (270, 480), 17, spatial_factor=16, patch_size=(1, 2, 2),
                                            temporal_factor=4, max_area=64 * 64, max_exo_area=64 * 96)
     assert (capped.height, capped.width) == (64, 64) and (capped.exo_height, capped.exo_width) == (64, 112)
+
+
+def test_training_and_generation_key_cached_latents_on_one_vae_identity(setup, tmp_path):
+    """The training latent cache and the pipeline's exo-latent cache name a VAE by the same identity: equal for an
+    identical copy, different after a weight change, a dtype change or a config change; a changed VAE rebuilds the
+    training cache instead of reading latents another encoder made."""
+    import copy
+
+    vae = setup["comps"]["vae"]
+    pipe = Exo2EgoSynPipeline(**setup["comps"], **setup["mods"])
+    assert pipe.vae_identity() == conditioning.vae_identity(vae) == conditioning.vae_identity(copy.deepcopy(vae))
+    changed = copy.deepcopy(vae)
+    with torch.no_grad():
+        next(changed.parameters()).add_(1e-3)
+    assert conditioning.vae_identity(changed) != conditioning.vae_identity(vae)
+    assert conditioning.vae_identity(copy.deepcopy(vae).to(torch.bfloat16)) != conditioning.vae_identity(vae)
+    other_config = copy.deepcopy(vae)
+    other_config.register_to_config(scale_factor_spatial=vae.config.scale_factor_spatial * 2)
+    assert conditioning.vae_identity(other_config) != conditioning.vae_identity(vae)
+
+    cfg = {"cache_dir": str(tmp_path), "flow": {"max_sequence_length": 64, "exo_views": "all"}, "_progress": False}
+    build_cache(cfg, setup["comps"], setup["clips"], CLIPS[:1], "adapters")
+    build_cache(cfg, {**setup["comps"], "vae": changed}, setup["clips"], CLIPS[:1], "adapters")
+    assert len(list(tmp_path.glob("adapters-*.pt"))) == 2
