@@ -21,6 +21,8 @@ was trained on (``tests/exo2egosyn/test_conditioning_agreement.py`` checks this 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Callable
 
@@ -136,9 +138,6 @@ def vae_identity(vae) -> str:
     """sha256 over a VAE's config and the exact bytes (and dtype) of its parameters: the key part that says which
     encoder made a cached latent. One definition for the pipeline's exo-latent cache and the training latent cache,
     so the two can never disagree on whether a VAE changed."""
-    import hashlib
-    import json
-
     h = hashlib.sha256(json.dumps(vae.config, sort_keys=True, default=str).encode())
     for name, tensor in sorted(vae.state_dict().items()):
         h.update(name.encode())
