@@ -11,8 +11,9 @@ the benchmark's own per-frame PSNR / SSIM (``benchmark.metrics``):
 - ``truth frame-0 rotated``: the true first ego frame warped to each frame t by the ego camera's rotation
   since frame 0 (the homography ``H_t = K R_t^T R_0 K^-1``, translation and parallax ignored, uncovered pixels
   take the nearest border pixel): how much of that motion the ego poses alone explain.
-- for each run folder given: the run's videos as they are, and their frame 0 held still (does the generated
-  motion help or hurt?), with PSNR per frame index; with ``--through-vae`` also the run's videos encoded and
+- for each run folder given: the run's videos as they are, their frame 0 held still (does the generated
+  motion help or hurt?) and their frame 0 warped by the ego's rotation as above (what following the head with
+  its own first frame would give), with PSNR per frame index; with ``--through-vae`` also the run's videos encoded and
   decoded by the VAE: what the same answer would score had it come out of this VAE (for a method that does
   not decode through it, such as ``reproject``, the share of its lead that the VAE alone would take away).
 
@@ -144,7 +145,8 @@ def main(argv=None) -> int:
     for run in args.runs:
         videos = run_videos(Path(run), ids)
         name = Path(run).name
-        rows += [(name, scores(videos, truths)), (f"{name} frame-0 still", scores(still(videos), truths))]
+        rows += [(name, scores(videos, truths)), (f"{name} frame-0 still", scores(still(videos), truths)),
+                 (f"{name} frame-0 rotated", scores(rotated(videos, ego_K, ego_T), truths))]
         if args.through_vae:
             rows.append((f"{name} through the VAE", scores(vae_reconstruct(vae, videos), truths)))
     width = max(len(r[0]) for r in rows)
