@@ -314,6 +314,8 @@ _BUILTIN = [
                "Trivial floor: every frame one flat colour, the mean colour of the clip's exo videos."),
     MethodSpec("mean-exo-frame", "baselines.mean_exo_frame:MeanExoFrame",
                "Trivial floor: the closest exo view's time-averaged frame, resized like exo-copy, as a still."),
+    MethodSpec("first-frame-still", "baselines.first_frame_still:FirstFrameStill",
+               "Trivial floor of the first-frame track: the given true first ego frame, held still."),
     MethodSpec("reproject", "baselines.reproject:Reproject",
                "Forward-warps exo pixels into the ego camera with (oracle) depth, z-buffered, holes filled."),
     MethodSpec("from-folder", "baselines.from_folder:FromFolder",

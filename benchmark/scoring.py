@@ -140,7 +140,9 @@ def score_videos(out_dir: Path, clips, clip_ids, *, locate, method: dict, track:
     from .metrics import MetricSuite
     from .results import build_results, write_csv_atomic, write_json_atomic
 
-    suite = MetricSuite(names=tuple(metrics), device=device, metric_options=metric_options)
+    # the first-frame track gives the method the true frame 0: it is a condition, not a prediction, and is not scored
+    suite = MetricSuite(names=tuple(metrics), device=device, metric_options=metric_options,
+                        given_frames=1 if track == "first-frame" else 0)
     failed_ids = {f["clip_id"] for f in report.failed}
     scored = 0
     clip_hashes = {}

@@ -81,10 +81,18 @@ class MetricSuite:
             (tests with locally generated weights only; recorded in ``settings()``).
         metric_options: constructor arguments per metric name, e.g. ``{"fvd": {"reference_cache": folder,
             "max_clips": 512}}`` (recorded through each metric's own settings).
+        given_frames: how many leading ground-truth frames the method was given (1 on the ``first-frame`` track,
+            0 otherwise). They are not scored by any metric: a copied given frame would earn PSNR's 100 dB cap,
+            worth about +5 dB on the mean of a 17-frame clip, for no synthesis at all. Recorded as
+            ``frames_scored``.
     """
 
     def __init__(self, names: Iterable[str] = ("psnr", "ssim", "lpips"), device: str | torch.device = "cpu",
-                 *, verify_weights: bool = True, metric_options: Optional[dict] = None) -> None:
+                 *, verify_weights: bool = True, metric_options: Optional[dict] = None,
+                 given_frames: int = 0) -> None:
+        if int(given_frames) != given_frames or given_frames < 0:
+            raise ValueError(f"given_frames must be an integer >= 0, got {given_frames!r}")
+        self.given_frames = int(given_frames)
         self.names = check_metric_names(names)
         self.device = torch.device(device)
         self.verify_weights = verify_weights
@@ -119,7 +127,8 @@ class MetricSuite:
         """Score one clip: uint8 ``(T, H, W, 3)`` prediction and ground truth of the same shape.
 
         ``ego_K`` (3, 3) and ``ego_T_world_cam`` (T, 4, 4), the clip's true ego cameras, go to the metrics whose class
-        lists them in ``needs`` (the ego-motion error). A metric whose needs the caller does not give is not
+        lists them in ``needs`` (the ego-motion error). With ``given_frames = g`` every metric sees frames ``g..T-1``
+        of both videos (and of ``ego_T_world_cam``) only. A metric whose needs the caller does not give is not
         computed: from then on it is unavailable for the whole run, with a reason naming what was missing, and
         any clip it had already scored is forgotten (a mean over some of the clips only would mislead).
 
@@ -132,6 +141,14 @@ class MetricSuite:
             raise ValueError(f"clip {clip_id!r}: {err}") from None
         if clip_id in self._seen_ids:
             raise ValueError(f"clip {clip_id!r} was already scored")
+        if self.given_frames:
+            g = self.given_frames
+            if pred.shape[0] <= g:
+                raise ValueError(f"clip {clip_id!r}: {pred.shape[0]} frame(s), of which the first {g} were given to "
+                                 "the method and are not scored: nothing left to score")
+            pred, target = pred[g:], target[g:]
+            if ego_T_world_cam is not None:
+                ego_T_world_cam = ego_T_world_cam[g:]
         given = {"ego_K": ego_K, "ego_T_world_cam": ego_T_world_cam}
         for name, metric in list(self.metrics.items()):
             missing = [key for key in getattr(metric, "needs", ()) if given.get(key) is None]
@@ -201,7 +218,9 @@ class MetricSuite:
             "input": "uint8 (T, H, W, 3), prediction and ground truth of the same shape",
             "value_range": "[0, 1] = uint8 / 255",
             "compute_dtype": str(COMPUTE_DTYPE).replace("torch.", ""),
-            "frames_scored": "all",
+            "frames_scored": "all" if not self.given_frames else (
+                f"from frame {self.given_frames}: the first {self.given_frames} frame(s) were given to the method "
+                "(first-frame track) and no metric scores them"),
             "num_frames_observed": sorted(self._num_frames),
             "resolution_scored": [list(hw) for hw in sorted(self._resolutions)],  # (H, W) as stored, no resize
             "crop": "none",
@@ -250,6 +269,8 @@ class MetricSuite:
                 from benchmark.metrics.video_fvd import fvd_settings_for_options
 
                 out["fvd"] = fvd_settings_for_options(self.metric_options.get("fvd", {}))  # backbone, protocol too
+            if self.given_frames:  # FVD's frame selection applies to the scored frames, not the whole clip
+                out["fvd"]["frame_indices"] = f"counted from frame {self.given_frames} of the clip (frames_scored)"
         if "clip_i" in self.names:
             if "clip_i" in self.metrics:
                 out["clip_i"] = self.metrics["clip_i"].settings()

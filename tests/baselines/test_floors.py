@@ -114,3 +114,42 @@ def test_floors_are_registered_listed_and_run_through_the_command_line(tiny_synt
     first = load_split("synth", "test", root=tiny_synth)[0]
     video = read_video(out / "videos" / f"{first.clip_id}.mp4")
     np.testing.assert_array_equal(video, cls().generate(first.inputs(), seed=0))  # saved losslessly, as generated
+
+
+def test_first_frame_still_holds_the_given_first_frame_and_needs_it(clip):
+    from baselines.first_frame_still import FirstFrameStill
+
+    out = FirstFrameStill().generate(clip.inputs("first-frame"), seed=0)
+    assert out.shape == clip.ego_video.shape and out.dtype == np.uint8
+    assert (out == clip.ego_video[0]).all()
+    with pytest.raises(ValueError, match="--track first-frame"):
+        FirstFrameStill().generate(clip.inputs("exo-only"), seed=0)
+
+
+def test_the_first_frame_track_scores_frames_after_the_given_one(tiny_synth, tmp_path, capsys):
+    """first-frame-still through the command line: refused on exo-only (exit 2, nothing written); on the first-frame
+    track its PSNR is the mean over frames 1.. of its per-frame PSNR, not lifted by the copied frame 0."""
+    from baselines.first_frame_still import FirstFrameStill
+
+    assert registry.method_class("first-frame-still") is FirstFrameStill and kind_of("first-frame-still") == "analytic"
+    base = ["run", "--method", "first-frame-still", "--root", str(tiny_synth), "--out", str(tmp_path), "--no-progress",
+            "--limit", "2"]
+    assert main(base) == 2
+    assert "does not support track 'exo-only'" in capsys.readouterr().err
+    assert not (tmp_path / "synth" / "test" / "first-frame-still").exists()
+    assert main([*base, "--track", "first-frame"]) == 0
+    out = tmp_path / "synth" / "test" / "first-frame-still@first-frame"
+    per_clip = pd.read_csv(out / "per_clip.csv", dtype={"clip_id": str}).set_index("clip_id")
+    clips = load_split("synth", "test", root=tiny_synth)
+    for i in range(2):
+        c = clips[i]
+        # per-frame PSNR over frames 1.., written out here in float64 (data range 1)
+        diff = (c.ego_video[1:].astype(np.float64) - c.ego_video[:1].astype(np.float64)) / 255.0
+        frames = 10 * np.log10(1.0 / (diff ** 2).mean(axis=(1, 2, 3)))
+        assert per_clip.loc[c.clip_id, "psnr"] == pytest.approx(frames.mean(), abs=1e-4)  # float32 compute
+        assert per_clip.loc[c.clip_id, "psnr"] < 60
+    import json
+
+    results = json.loads((out / "results.json").read_text())
+    assert results["dataset"]["track"] == "first-frame"
+    assert results["metric_settings"]["frames_scored"].startswith("from frame 1")

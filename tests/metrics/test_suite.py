@@ -175,3 +175,31 @@ def test_the_package_names_its_members_lazily_and_as_before():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "has no attribute 'no_such_name'" in proc.stdout
+
+
+def test_given_frames_are_not_scored_by_any_metric_and_the_settings_say_so(make_clip):
+    """On the first-frame track frame 0 is the method's input: a prediction that copies it and one that gets it
+    wrong score the same, both equal to scoring frames 1.. alone; the cameras are cut the same way."""
+    truth = make_clip(0, (4, 16, 16, 3))
+    rest = make_clip(1, (3, 16, 16, 3))
+    copied = np.concatenate([truth[:1], rest])
+    wrong = np.concatenate([255 - truth[:1], rest])
+    K = np.array([[16.0, 0, 8], [0, 16.0, 8], [0, 0, 1]])
+    poses = np.tile(np.eye(4), (4, 1, 1))
+    names = ("psnr", "ssim", "ego_motion")
+    given = MetricSuite(names, given_frames=1)
+    given.update("copied", "x", copied, truth, ego_K=K, ego_T_world_cam=poses)
+    given.update("wrong", "x", wrong, truth, ego_K=K, ego_T_world_cam=poses)
+    alone = MetricSuite(names)
+    alone.update("rest", "x", rest, truth[1:], ego_K=K, ego_T_world_cam=poses[1:])
+    scores = given.per_clip().set_index("clip_id")
+    for name in names:
+        assert scores.loc["copied", name] == scores.loc["wrong", name] == alone.per_clip()[name].iloc[0]
+    assert scores.loc["copied", "psnr"] < 20  # not lifted by the 100 dB of a copied frame
+    assert given.settings()["frames_scored"].startswith("from frame 1")
+    assert given.settings()["num_frames_observed"] == [3]
+    with pytest.raises(ValueError, match="clip 'short'.*nothing left to score"):
+        given.update("short", "x", truth[:1], truth[:1], ego_K=K, ego_T_world_cam=poses[:1])
+    for bad in (-1, 0.5):
+        with pytest.raises(ValueError, match="given_frames"):
+            MetricSuite(("psnr",), given_frames=bad)
