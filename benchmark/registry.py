@@ -316,6 +316,8 @@ _BUILTIN = [
                "Trivial floor: the closest exo view's time-averaged frame, resized like exo-copy, as a still."),
     MethodSpec("first-frame-still", "baselines.first_frame_still:FirstFrameStill",
                "Trivial floor of the first-frame track: the given true first ego frame, held still."),
+    MethodSpec("first-frame-rotate", "baselines.first_frame_rotate:FirstFrameRotate",
+               "First-frame track: the given first ego frame warped by the ego camera's rotation since frame 0."),
     MethodSpec("reproject", "baselines.reproject:Reproject",
                "Forward-warps exo pixels into the ego camera with (oracle) depth, z-buffered, holes filled."),
     MethodSpec("from-folder", "baselines.from_folder:FromFolder",

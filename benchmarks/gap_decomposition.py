@@ -65,30 +65,14 @@ def still(videos: np.ndarray) -> np.ndarray:
 
 
 def rotated(videos: np.ndarray, K: np.ndarray, T_world_cam: np.ndarray) -> np.ndarray:
-    """Frame 0 of each video warped to every frame by the camera's rotation since frame 0.
+    """Frame 0 of each video warped to every frame by the camera's rotation since frame 0, with the
+    ``first-frame-rotate`` baseline's :func:`~baselines.first_frame_rotate.rotation_warp`.
 
-    videos uint8 (N, T, H, W, 3); K (N, 3, 3) intrinsics in pixels of (H, W); T_world_cam (N, T, 4, 4)
-    camera-to-world. A pixel x_t of frame t shows the ray R_t K^-1 x_t in the world, which frame 0 sees at
-    x_0 ~ K R_0^T R_t K^-1 x_t; frame 0 is sampled there bilinearly (pixel centres at integer + 0.5).
+    videos uint8 (N, T, H, W, 3); K (N, 3, 3) intrinsics in pixels of (H, W); T_world_cam (N, T, 4, 4).
     """
-    import torch.nn.functional as F
+    from baselines.first_frame_rotate import rotation_warp
 
-    n, t, h, w, _ = videos.shape
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64) + 0.5, torch.arange(w, dtype=torch.float64) + 0.5,
-                            indexing="ij")
-    pix = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(-1, 3)  # (H W, 3)
-    out = np.empty_like(videos)
-    for i in range(n):
-        Kt = torch.as_tensor(K[i], dtype=torch.float64)
-        R = torch.as_tensor(T_world_cam[i][:, :3, :3], dtype=torch.float64)  # (T, 3, 3)
-        H = Kt @ R[0].T @ R @ torch.linalg.inv(Kt)  # (T, 3, 3): frame-t pixel -> frame-0 pixel
-        src = torch.einsum("tij,pj->tpi", H, pix)
-        src = src[..., :2] / src[..., 2:].clamp(min=1e-9)
-        grid = torch.stack([src[..., 0] / w * 2 - 1, src[..., 1] / h * 2 - 1], -1).reshape(t, h, w, 2)
-        frame0 = torch.from_numpy(videos[i, 0]).permute(2, 0, 1)[None].double().expand(t, -1, -1, -1)
-        warped = F.grid_sample(frame0, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        out[i] = warped.permute(0, 2, 3, 1).round().clamp(0, 255).byte().numpy()
-    return out
+    return np.stack([rotation_warp(v[0], k, p) for v, k, p in zip(videos, K, T_world_cam)])
 
 
 def run_videos(run_dir: Path, clip_ids: list) -> np.ndarray:

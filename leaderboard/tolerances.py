@@ -36,7 +36,8 @@ from benchmark.metrics import catalog
 TOLERANCES_FILE = Path(__file__).with_name("tolerances.json")
 SAFETY_FACTOR = 10.0
 KIND = {"exo-copy": "analytic", "reproject": "analytic", "from-folder": "analytic", "mean-colour": "analytic",
-        "mean-exo-frame": "analytic", "first-frame-still": "analytic"}
+        "mean-exo-frame": "analytic", "first-frame-still": "analytic",
+        "first-frame-rotate": "analytic"}
 
 
 def floor(metric: str) -> float:

@@ -153,3 +153,50 @@ def test_the_first_frame_track_scores_frames_after_the_given_one(tiny_synth, tmp
     results = json.loads((out / "results.json").read_text())
     assert results["dataset"]["track"] == "first-frame"
     assert results["metric_settings"]["frames_scored"].startswith("from frame 1")
+
+
+def _yaw(deg: float) -> np.ndarray:
+    a = np.deg2rad(deg)
+    T = np.eye(4)
+    T[:3, :3] = [[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]]
+    return T
+
+
+def test_first_frame_rotate_moves_a_world_direction_to_where_the_turned_camera_projects_it():
+    """A bright patch on the optical axis of frame 0 (world direction d = +z, camera 0 = world) must appear in
+    frame t where the turned camera projects d: K R_t^T d (forward projection, written independently of the
+    baseline's inverse warp). Frame 0 is the given frame exactly; poses that do not turn give a still."""
+    from baselines.first_frame_rotate import rotation_warp
+
+    h, w, f = 48, 64, 40.0
+    K = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]])
+    frame = np.zeros((h, w, 3), np.uint8)
+    frame[h // 2 - 1:h // 2 + 1, w // 2 - 1:w // 2 + 1] = 255  # 2x2 patch centred on the principal point
+    poses = np.stack([_yaw(a) for a in (0.0, 5.0, -10.0, 15.0)])
+    out = rotation_warp(frame, K, poses)
+    assert out.shape == (4, h, w, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[0], frame)
+    for t in range(1, 4):
+        d = poses[t, :3, :3].T @ np.array([0.0, 0.0, 1.0])
+        u, v = (K @ d)[:2] / (K @ d)[2]
+        ys, xs = np.nonzero(out[t, ..., 0] > 127)
+        assert len(xs) > 0
+        assert abs(xs.mean() + 0.5 - u) < 0.75 and abs(ys.mean() + 0.5 - v) < 0.75  # pixel centres at i + 0.5
+    still = rotation_warp(frame, K, np.stack([np.eye(4)] * 3))
+    assert (still == frame).all()
+    with pytest.raises(ValueError, match="uint8"):
+        rotation_warp(frame.astype(np.float32), K, poses)
+
+
+def test_first_frame_rotate_runs_on_the_first_frame_track_only(tiny_synth, tmp_path, capsys):
+    from baselines.first_frame_rotate import FirstFrameRotate, rotation_warp
+
+    assert registry.method_class("first-frame-rotate") is FirstFrameRotate
+    assert kind_of("first-frame-rotate") == "analytic"
+    base = ["run", "--method", "first-frame-rotate", "--root", str(tiny_synth), "--out", str(tmp_path),
+            "--no-progress", "--limit", "1"]
+    assert main(base) == 2 and "does not support track 'exo-only'" in capsys.readouterr().err
+    assert main([*base, "--track", "first-frame"]) == 0
+    c = load_split("synth", "test", root=tiny_synth)[0]
+    video = read_video(tmp_path / "synth" / "test" / "first-frame-rotate@first-frame" / "videos" / f"{c.clip_id}.mp4")
+    np.testing.assert_array_equal(video, rotation_warp(c.ego_video[0], c.ego_K, c.ego_T_world_cam))
