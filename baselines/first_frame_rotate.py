@@ -29,6 +29,8 @@ from benchmark.generator import Generator
 from benchmark.schema import ExoEgoInputs
 from benchmark.threads import torch_threads
 
+from .first_frame_still import given_first_frame
+
 
 def rotation_warp(frame0: np.ndarray, K: np.ndarray, T_world_cam: np.ndarray) -> np.ndarray:
     """uint8 (H, W, 3) first frame, K (3, 3) in its pixels, T_world_cam (T, 4, 4) -> uint8 (T, H, W, 3).
@@ -61,13 +63,7 @@ class FirstFrameRotate(Generator):
     tracks = ("first-frame",)
 
     def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
-        frame = inputs.ego_first_frame
-        if frame is None:
-            raise ValueError("first-frame-rotate needs the true first ego frame: run it with --track first-frame")
-        expected = (inputs.ego_height, inputs.ego_width, 3)
-        if np.asarray(frame).shape != expected:
-            raise ValueError(f"first-frame-rotate expects the given first frame as uint8 {expected}, "
-                             f"got {np.asarray(frame).shape}")
+        frame = given_first_frame(inputs, "first-frame-rotate")
         with torch_threads(1):
             return rotation_warp(frame, inputs.ego_K, inputs.ego_T_world_cam)
 

@@ -23,21 +23,27 @@ from benchmark.generator import Generator
 from benchmark.schema import ExoEgoInputs
 
 
+def given_first_frame(inputs: ExoEgoInputs, method: str) -> np.ndarray:
+    """The first-frame track's given ego frame, uint8 (H_ego, W_ego, 3); a ``ValueError`` naming ``method`` when it
+    is missing (another track) or not an ego-sized uint8 RGB frame. Shared by the first-frame baselines."""
+    frame = inputs.ego_first_frame
+    if frame is None:
+        raise ValueError(f"{method} needs the true first ego frame: run it with --track first-frame")
+    frame = np.asarray(frame)
+    expected = (inputs.ego_height, inputs.ego_width, 3)
+    if frame.dtype != np.uint8 or frame.shape != expected:
+        raise ValueError(f"{method} expects the given first frame as uint8 {expected}, got {frame.dtype} {frame.shape}")
+    return frame
+
+
 class FirstFrameStill(Generator):
     """Every frame is the given true first ego frame (``first-frame`` track only)."""
 
     tracks = ("first-frame",)
 
     def generate(self, inputs: ExoEgoInputs, *, seed: int) -> np.ndarray:
-        frame = inputs.ego_first_frame
-        if frame is None:
-            raise ValueError("first-frame-still needs the true first ego frame: run it with --track first-frame")
-        frame = np.asarray(frame)
-        expected = (inputs.ego_height, inputs.ego_width, 3)
-        if frame.dtype != np.uint8 or frame.shape != expected:
-            raise ValueError(f"first-frame-still expects the given first frame as uint8 {expected}, "
-                             f"got {frame.dtype} {frame.shape}")
-        return np.ascontiguousarray(np.broadcast_to(frame, (inputs.num_frames, *expected)))
+        frame = given_first_frame(inputs, "first-frame-still")
+        return np.ascontiguousarray(np.broadcast_to(frame, (inputs.num_frames, *frame.shape)))
 
     def config(self) -> dict:
         return {"frames": "the given true first ego frame, repeated for every frame",
